@@ -1,0 +1,96 @@
+"""One look for every figure, and a byte-reproducible ``save_figure``.
+
+Figures are written as PNG and PDF with fixed metadata (no creation date, no software version), so the
+same data drawn twice gives byte-identical files and ``git diff`` only shows figures that really changed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+if os.environ.get("MPLBACKEND") is None and not os.environ.get("JPY_PARENT_PID"):
+    matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from mdrl_lib.paths import check_scale, figures_dir  # noqa: E402
+
+#: One colour per algorithm, shared by every notebook so a method keeps its colour across figures.
+ALGO_COLORS = {
+    "MaxDiff": "#1b9e77",
+    "NN-MPPI": "#d95f02",
+    "MPPI": "#d95f02",
+    "SAC": "#7570b3",
+    "DiffSAC": "#e7298a",
+    "PPO": "#66a61e",
+    "DiffPPO": "#e6ab02",
+    "WPO": "#a6761d",
+    "DiffWPO": "#666666",
+    "DIME": "#1f78b4",
+    "published": "#999999",
+    "random": "#bbbbbb",
+}
+
+# PNG: Software is the only key matplotlib adds by default; setting it to None drops it.
+_PNG_METADATA = {"Software": None}
+# PDF: a fixed creation date and no producer string make the file independent of when/where it is drawn.
+_PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
+
+
+def set_theme() -> None:
+    """Apply the project's single seaborn theme (call once per notebook; ``save_figure`` also calls it)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titlesize": "medium",
+            "legend.frameon": False,
+            # Fixed hash salt for SVG/PDF ids so output does not depend on the process.
+            "svg.hashsalt": "mdrl",
+            "pdf.fonttype": 42,
+        }
+    )
+
+
+def save_figure(fig: plt.Figure, figure_id: str, scale: str = "quick", folder: str | Path | None = None
+                ) -> dict[str, Path]:
+    """Write ``<folder>/<figure_id>.png`` and ``.pdf`` atomically and reproducibly.
+
+    Parameters
+    ----------
+    fig : the matplotlib figure.
+    figure_id : file stem, as listed in FIGURES.md (letters, digits, ``_``, ``-``).
+    scale : which scale drew it; decides the folder (``quick`` → ``figures/``, ``paper`` →
+        ``figures/paper/``, ``smoke`` → ``build/figures/smoke/``), see :func:`mdrl_lib.paths.figures_dir`.
+    folder : overrides the folder.
+
+    Returns a dict ``{"png": path, "pdf": path}``.
+    """
+    if not figure_id or not all(c.isalnum() or c in "_-" for c in figure_id):
+        raise ValueError(f"figure_id {figure_id!r} must be non-empty and use only letters, digits, '_' or '-'")
+    check_scale(scale)
+    out = Path(folder) if folder is not None else figures_dir(scale)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for ext, meta in (("png", _PNG_METADATA), ("pdf", _PDF_METADATA)):
+        final = out / f"{figure_id}.{ext}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{figure_id}.", suffix=f".{ext}", dir=out)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, metadata=meta)
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        paths[ext] = final
+    return paths
+
+
+set_theme()
