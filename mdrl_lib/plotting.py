@@ -10,15 +10,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import seaborn as sns
 
-if os.environ.get("MPLBACKEND") is None and not os.environ.get("JPY_PARENT_PID"):
-    matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from mdrl_lib.paths import check_scale, figures_dir  # noqa: E402
+from mdrl_lib.paths import check_scale, figures_dir
 
 #: One colour per algorithm, shared by every notebook so a method keeps its colour across figures.
 ALGO_COLORS = {

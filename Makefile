@@ -1,0 +1,46 @@
+# mdrl — two commands for a fresh machine with python3: `make figures` and `make test`.
+# Each creates .venv (pinned requirements from pyproject.toml) when it is missing or out of date.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SCALE  ?= quick
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: figures test reproduce lint venv clean help
+
+help:
+	@echo "make figures                 regenerate every figure (quick scale, from committed data/)"
+	@echo "make test                    unit tests + every notebook at smoke scale (nbval)"
+	@echo "make reproduce SCALE=quick   re-run the experiments instead of reading data/ (quick|paper)"
+	@echo "make lint                    ruff + notebooks stored stripped"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import mdrl_lib, torch, mujoco, gymnasium, papermill, nbval" \
+	  || (echo "error: installing the requirements into $(VENV) failed (see above)"; exit 1)
+	@touch $(STAMP)
+
+figures: $(STAMP)
+	$(PY) -m mdrl_lib.notebooks run --scale quick
+
+test: $(STAMP)
+	rm -rf build/notebooks/smoke
+	$(PY) -m mdrl_lib.notebooks prepare --scale smoke
+	$(PY) -m pytest -p no:cacheprovider tests build/notebooks/smoke --nbval-lax --nbval-current-env
+
+reproduce: $(STAMP)
+	@case "$(SCALE)" in quick|paper) ;; *) echo "error: SCALE=$(SCALE) is not valid; use SCALE=quick or SCALE=paper"; exit 2;; esac
+	MDRL_RERUN=1 $(PY) -m mdrl_lib.notebooks run --scale $(SCALE)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check mdrl_lib tests benchmarks
+	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,1 @@
+"""Registers the ``mdrl/`` gymnasium ids (environments are added here as they land)."""

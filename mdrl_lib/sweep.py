@@ -1,0 +1,151 @@
+"""Run seeds × settings through an executor and combine the runs into one Dataset.
+
+``run_sweep(fn, settings, seeds)`` calls ``fn(seed=s, **setting)`` for every pair, each call returning an
+``xarray.Dataset`` for one run. Each run is tagged with its setting's values and its seed as new
+dimensions, and all runs are merged with :func:`xarray.combine_by_coords` — a grid of settings becomes a
+dense array (``algo × beta × seed × step``), a ragged list leaves NaN where a combination was not run.
+
+Executors:
+
+* ``"process"`` (default): local worker processes (``spawn``, so torch is never forked); each worker gets
+  ``cores // workers`` torch threads so workers do not oversubscribe the CPU.
+* ``"serial"``: in this process, one run after another (debugging, notebooks at smoke scale).
+* a ``dask.distributed`` scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``: runs on
+  a cluster. Workers need ``mdrl_lib`` importable.
+
+Results are combined in (setting, seed) order regardless of which run finishes first, so the combined
+Dataset does not depend on the executor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import xarray as xr
+from tqdm import tqdm
+
+Setting = Mapping[str, Any]
+
+
+def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Cartesian product of named axes: ``grid(algo=["a", "b"], beta=[1, 0.1])`` → 4 settings."""
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise ValueError(f"grid axis {name!r} must be a list of values, got {values!r}")
+    names = list(axes)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def _threads_initializer(n_threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(n_threads)
+    os.environ["OMP_NUM_THREADS"] = str(n_threads)
+
+
+def _call(fn: Callable[..., xr.Dataset], setting: Setting, seed: int) -> xr.Dataset:
+    ds = fn(seed=seed, **setting)
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"sweep function {getattr(fn, '__name__', fn)!r} returned {type(ds).__name__} "
+                        f"for setting {dict(setting)} seed {seed}; expected xarray.Dataset")
+    return ds
+
+
+def _tag(ds: xr.Dataset, setting: Setting, seed: int) -> xr.Dataset:
+    ds = ds.expand_dims({"seed": [seed]})
+    for key in reversed(list(setting)):
+        ds = ds.expand_dims({key: [setting[key]]})
+    return ds
+
+
+def _check(settings: Sequence[Setting], seeds: Sequence[int]) -> None:
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one seed, e.g. seeds=[0, 1, 2]")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds contain duplicates: {list(seeds)}")
+    if not settings:
+        raise ValueError("settings is empty; give at least one setting, e.g. [{}] or grid(algo=['SAC'])")
+    keys = {tuple(s) for s in settings}
+    if len(keys) != 1:
+        raise ValueError(f"all settings must have the same keys; got {sorted(keys)}")
+    for s in settings:
+        if "seed" in s:
+            raise ValueError(f"setting {dict(s)} must not contain 'seed'; seeds are given separately")
+
+
+def run_sweep(fn: Callable[..., xr.Dataset], settings: Sequence[Setting] | Mapping[str, Sequence[Any]],
+              seeds: Sequence[int], *, executor: Any = "process", max_workers: int | None = None,
+              progress: bool = True) -> xr.Dataset:
+    """Run ``fn(seed=s, **setting)`` for every setting and seed; return the runs combined.
+
+    Parameters
+    ----------
+    fn : a module-level function (it must be picklable for process and dask executors).
+    settings : a list of dicts with the same keys, or a dict of axes expanded with :func:`grid`.
+    seeds : the seeds, e.g. ``[0, 1, 2]``.
+    executor : ``"process"`` (default), ``"serial"``, a dask scheduler address (str starting with
+        ``tcp://``, ``tls://``, ``inproc://`` or ``ucx://``) or a ``distributed.Client``.
+    max_workers : local processes (default: ``min(runs, cores)``).
+    """
+    if isinstance(settings, Mapping):
+        settings = grid(**settings)
+    settings = [dict(s) for s in settings]
+    seeds = [int(s) for s in seeds]
+    _check(settings, seeds)
+    jobs = [(s, seed) for s in settings for seed in seeds]
+    results: list[xr.Dataset | None] = [None] * len(jobs)
+    bar = tqdm(total=len(jobs), desc="runs", disable=not progress, leave=False)
+
+    if executor == "serial":
+        for i, (s, seed) in enumerate(jobs):
+            results[i] = _call(fn, s, seed)
+            bar.update(1)
+    elif executor == "process":
+        cores = os.cpu_count() or 1
+        workers = max(1, min(len(jobs), max_workers or cores))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                 initializer=_threads_initializer, initargs=(max(1, cores // workers),)) as pool:
+            futures = {pool.submit(_call, fn, s, seed): i for i, (s, seed) in enumerate(jobs)}
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update(1)
+    else:
+        client, own = _dask_client(executor)
+        try:
+            futures = [client.submit(_call, fn, s, seed, pure=False) for s, seed in jobs]
+            from distributed import as_completed as dask_completed
+
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in dask_completed(futures):
+                results[index[fut.key]] = fut.result()
+                bar.update(1)
+        finally:
+            if own:
+                client.close()
+    bar.close()
+    tagged = [_tag(ds, s, seed) for ds, (s, seed) in zip(results, jobs, strict=True)]
+    combined = xr.combine_by_coords(tagged, combine_attrs="drop_conflicts", join="outer")
+    # combine_by_coords sorts coordinate values; restore the order the caller gave.
+    order = {key: list(dict.fromkeys(s[key] for s in settings)) for key in settings[0]}
+    order["seed"] = seeds
+    return combined.reindex(order)
+
+
+def _dask_client(executor: Any):
+    try:
+        from distributed import Client
+    except ImportError as err:  # pragma: no cover - distributed is a dependency
+        raise ValueError("executor is a dask address but dask.distributed is not installed") from err
+    if isinstance(executor, Client):
+        return executor, False
+    if isinstance(executor, str) and executor.split("://")[0] in ("tcp", "tls", "inproc", "ucx"):
+        return Client(executor), True
+    raise ValueError(f"unknown executor {executor!r}; valid: 'process', 'serial', a dask scheduler address "
+                     "like 'tcp://127.0.0.1:8786', or a distributed.Client")

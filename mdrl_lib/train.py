@@ -1,0 +1,285 @@
+"""One training loop for every agent: act / observe / update, periodic evaluation, checkpoints, resume.
+
+An agent is anything with the methods of :class:`Agent`. The loop owns the environments, the step
+counter, evaluation, logging and checkpointing, so algorithms stay short and every agent gets exact
+resume for free:
+
+* **Determinism.** One ``seed`` reaches the training env (``reset(seed=)``), its action space, and the
+  global Python/numpy/torch generators (:func:`mdrl_lib.utils.seed_everything`); agents seed their own
+  generators from the seed they are built with. Evaluation episode *i* at step *t* resets its env with a
+  seed derived from ``(seed, t, i)``, so evaluation never depends on the training history.
+* **Checkpoint/resume.** Every ``checkpoint_every`` steps the loop writes ``<checkpoint_dir>/last.pt``
+  atomically: agent state, the full environment state (:mod:`mdrl_lib.envs.state`), the current
+  observation and episode counters, the global RNG states and everything logged so far. A run that is
+  killed (even with SIGKILL) and started again with the same arguments continues from there and returns
+  the same Dataset as an uninterrupted run.
+
+The result is an ``xarray.Dataset`` with dimension ``step`` (evaluation points ``0, eval_every, ...``):
+``eval_return(step, eval_episode)``, ``eval_length``, ``train_return(step)`` (mean return of training
+episodes finished since the previous evaluation; NaN if none), ``train_episodes(step)`` (cumulative), one
+variable per update metric (mean over the interval), and per training episode ``episode_return(episode)``
+and ``episode_end_step(episode)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+import torch
+import xarray as xr
+from tqdm import tqdm
+
+from mdrl_lib.envs.state import get_env_state, set_env_state
+from mdrl_lib.utils import seed_everything
+
+CHECKPOINT_NAME = "last.pt"
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the loop needs from an agent.
+
+    ``act(obs, deterministic)`` returns an action for one observation (numpy, shape of the action space);
+    ``observe(...)`` receives each transition; ``update()`` runs the agent's learning for one environment
+    step (it decides itself how many gradient steps that means) and returns scalar metrics to log;
+    ``state_dict()`` / ``load_state_dict()`` capture *everything* needed to continue bit-for-bit
+    (networks, optimisers, replay buffer, the agent's own RNGs).
+
+    Optional: ``on_episode_start(training: bool)`` is called before each episode (e.g. to clear an MPPI
+    warm start).
+    """
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray: ...
+
+    def observe(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
+                terminated: bool, truncated: bool) -> None: ...
+
+    def update(self) -> Mapping[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Schedule of one training run (all counts are environment steps)."""
+
+    total_steps: int
+    eval_every: int
+    eval_episodes: int = 5
+    checkpoint_every: int | None = None  # default: eval_every; 0 disables checkpoints
+    learning_starts: int = 0  # update() is called only after this many steps
+    seed: int = 0
+    eval_deterministic: bool = True  # DIME's protocol evaluates stochastic actions: set False there
+
+    def __post_init__(self):
+        for name in ("total_steps", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_episodes < 0:
+            raise ValueError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        if self.checkpoint_every is not None and self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0 or None, got {self.checkpoint_every}")
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.eval_every if self.checkpoint_every is None else self.checkpoint_every
+
+
+def eval_seed(seed: int, step: int, episode: int) -> int:
+    """Reset seed of evaluation episode ``episode`` at training step ``step`` (independent of history)."""
+    return int(np.random.SeedSequence([seed, step, episode, 0xE7A1]).generate_state(1)[0])
+
+
+def evaluate(agent: Agent, env: gym.Env, episodes: int, *, seed: int, step: int,
+             deterministic: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``episodes`` full evaluation episodes; return (returns, lengths), each shape ``(episodes,)``."""
+    returns = np.zeros(episodes)
+    lengths = np.zeros(episodes, dtype=np.int64)
+    for i in range(episodes):
+        if hasattr(agent, "on_episode_start"):
+            agent.on_episode_start(training=False)
+        obs, _ = env.reset(seed=eval_seed(seed, step, i))
+        done = False
+        while not done:
+            obs, r, term, trunc, _ = env.step(agent.act(obs, deterministic=deterministic))
+            returns[i] += float(r)
+            lengths[i] += 1
+            done = term or trunc
+    return returns, lengths
+
+
+def _rng_states() -> dict[str, Any]:
+    out = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a killed writer never leaves a partial checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Log:
+    """Everything the loop records, in a picklable form."""
+
+    def __init__(self):
+        self.eval_steps: list[int] = []
+        self.eval_returns: list[np.ndarray] = []
+        self.eval_lengths: list[np.ndarray] = []
+        self.train_returns: list[float] = []  # per eval row
+        self.train_episodes: list[int] = []
+        self.metrics: list[dict[str, float]] = []  # per eval row: mean over the interval
+        self.episode_returns: list[float] = []
+        self.episode_end_steps: list[int] = []
+        # running accumulators for the current interval
+        self.acc: dict[str, list[float]] = {}
+        self.interval_returns: list[float] = []
+
+    def close_row(self, step: int, returns: np.ndarray, lengths: np.ndarray) -> None:
+        self.eval_steps.append(step)
+        self.eval_returns.append(returns)
+        self.eval_lengths.append(lengths)
+        self.train_returns.append(float(np.mean(self.interval_returns)) if self.interval_returns else np.nan)
+        self.train_episodes.append(len(self.episode_returns))
+        self.metrics.append({k: float(s / n) for k, (s, n) in self.acc.items() if n})
+        self.acc = {}
+        self.interval_returns = []
+
+    def to_dataset(self, n_eval: int) -> xr.Dataset:
+        steps = np.asarray(self.eval_steps, dtype=np.int64)
+        ev = np.stack(self.eval_returns) if self.eval_returns else np.zeros((0, n_eval))
+        el = np.stack(self.eval_lengths) if self.eval_lengths else np.zeros((0, n_eval), dtype=np.int64)
+        data = {
+            "eval_return": (("step", "eval_episode"), ev.reshape(len(steps), n_eval)),
+            "eval_length": (("step", "eval_episode"), el.reshape(len(steps), n_eval)),
+            "train_return": ("step", np.asarray(self.train_returns, dtype=float)),
+            "train_episodes": ("step", np.asarray(self.train_episodes, dtype=np.int64)),
+            "episode_return": ("episode", np.asarray(self.episode_returns, dtype=float)),
+            "episode_end_step": ("episode", np.asarray(self.episode_end_steps, dtype=np.int64)),
+        }
+        names = sorted({k for row in self.metrics for k in row})
+        for name in names:
+            data[name] = ("step", np.asarray([row.get(name, np.nan) for row in self.metrics], dtype=float))
+        ds = xr.Dataset(data, coords={"step": steps, "eval_episode": np.arange(n_eval),
+                                      "episode": np.arange(len(self.episode_returns))})
+        ds["eval_return"].attrs["long_name"] = "evaluation episode return"
+        ds["train_return"].attrs["long_name"] = "mean return of training episodes finished in the interval"
+        return ds
+
+
+def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
+          checkpoint_dir: str | Path | None = None, progress: bool = True, desc: str | None = None
+          ) -> xr.Dataset:
+    """Train ``agent`` on environments built by ``make_env`` and return the run's Dataset.
+
+    ``make_env`` is called twice (training env and evaluation env). With ``checkpoint_dir`` set, the run
+    resumes from ``<checkpoint_dir>/last.pt`` when it exists (same config required) and writes it every
+    ``config.checkpoint_interval`` steps. See the module docstring for the Dataset's variables.
+    """
+    if not isinstance(agent, Agent):
+        missing = [m for m in ("act", "observe", "update", "state_dict", "load_state_dict")
+                   if not callable(getattr(agent, m, None))]
+        raise TypeError(f"{type(agent).__name__} is not an Agent: missing {missing}")
+    env, eval_env = make_env(), make_env()
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    cfg_dict = dataclasses.asdict(config)
+
+    if ckpt_path is not None and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if ckpt["config"] != cfg_dict:
+            raise ValueError(f"checkpoint {str(ckpt_path)!r} was written by a run with config {ckpt['config']}, "
+                             f"not {cfg_dict}; delete it or choose another checkpoint_dir")
+        agent.load_state_dict(ckpt["agent"])
+        set_env_state(env, ckpt["env"])
+        obs, step, ep_return, ep_len, log = ckpt["obs"], ckpt["step"], ckpt["ep_return"], ckpt["ep_len"], ckpt["log"]
+        _set_rng_states(ckpt["rng"])
+    else:
+        seed_everything(config.seed)
+        obs, _ = env.reset(seed=config.seed)
+        env.action_space.seed(config.seed)
+        eval_env.action_space.seed(config.seed + 1)
+        if hasattr(agent, "on_episode_start"):
+            agent.on_episode_start(training=True)
+        step, ep_return, ep_len, log = 0, 0.0, 0, _Log()
+
+    def run_eval(at: int) -> None:
+        r, n = evaluate(agent, eval_env, config.eval_episodes, seed=config.seed, step=at,
+                        deterministic=config.eval_deterministic)
+        log.close_row(at, r, n)
+
+    if not log.eval_steps:
+        run_eval(0)
+    bar = tqdm(total=config.total_steps, initial=step, desc=desc, disable=not progress, mininterval=2.0,
+               dynamic_ncols=True, leave=False)
+    try:
+        while step < config.total_steps:
+            action = agent.act(obs)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
+            step += 1
+            ep_return += float(reward)
+            ep_len += 1
+            if step > config.learning_starts:
+                for k, v in (agent.update() or {}).items():
+                    s, n = log.acc.get(k, (0.0, 0))
+                    log.acc[k] = (s + float(v), n + 1)
+            if terminated or truncated:
+                log.episode_returns.append(ep_return)
+                log.episode_end_steps.append(step)
+                log.interval_returns.append(ep_return)
+                obs, _ = env.reset()
+                ep_return, ep_len = 0.0, 0
+                if hasattr(agent, "on_episode_start"):
+                    agent.on_episode_start(training=True)
+            else:
+                obs = next_obs
+            if step % config.eval_every == 0 or step == config.total_steps:
+                run_eval(step)
+                bar.set_postfix(eval_return=f"{log.eval_returns[-1].mean():.1f}", refresh=False)
+            if ckpt_path is not None and config.checkpoint_interval and (
+                    step % config.checkpoint_interval == 0 or step == config.total_steps):
+                save_checkpoint({"config": cfg_dict, "agent": agent.state_dict(), "env": get_env_state(env),
+                                 "obs": obs, "step": step, "ep_return": ep_return, "ep_len": ep_len,
+                                 "log": log, "rng": _rng_states()}, ckpt_path)
+            bar.update(1)
+    finally:
+        bar.close()
+        env.close()
+        eval_env.close()
+    ds = log.to_dataset(config.eval_episodes)
+    ds.attrs["train_config"] = _json(cfg_dict)
+    return ds
+
+
+def _json(d: Mapping[str, Any]) -> str:
+    from mdrl_lib.results import canonical_json
+
+    return canonical_json(dict(d))
