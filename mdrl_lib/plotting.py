@@ -80,6 +80,7 @@ def save_figure(fig: plt.Figure, figure_id: str, scale: str = "quick", folder: s
         os.close(fd)
         try:
             fig.savefig(tmp, format=ext, metadata=meta)
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600
             os.replace(tmp, final)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -166,6 +166,7 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
                            "Choose a writable folder (set MDRL_DATA, or fix its permissions).") from err
     try:
         ds.to_netcdf(tmp, engine=ENGINE)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -99,7 +99,7 @@ def run_sweep(fn: Callable[..., xr.Dataset], settings: Sequence[Setting] | Mappi
     _check(settings, seeds)
     jobs = [(s, seed) for s in settings for seed in seeds]
     results: list[xr.Dataset | None] = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), desc="runs", disable=not progress, leave=False)
+    bar = tqdm(total=len(jobs), desc="runs", disable=not progress, leave=False, mininterval=2.0)
 
     if executor == "serial":
         for i, (s, seed) in enumerate(jobs):
