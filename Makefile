@@ -9,7 +9,7 @@ SCALE  ?= quick
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: figures test reproduce lint venv clean help
+.PHONY: figures test reproduce paper lint venv clean help
 
 help:
 	@echo "make figures                 regenerate every figure (quick scale, from committed data/)"
@@ -21,7 +21,9 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@echo "Installing pinned requirements into $(VENV) (log: $(VENV)/install.log) ..."
+	@$(PY) -m pip install --disable-pip-version-check -e '.[dev]' > $(VENV)/install.log 2>&1 \
+	  || (tail -n 40 $(VENV)/install.log; echo "error: pip install failed (full log: $(VENV)/install.log)"; exit 1)
 	@$(PY) -c "import mdrl_lib, torch, mujoco, gymnasium, papermill, nbval" \
 	  || (echo "error: installing the requirements into $(VENV) failed (see above)"; exit 1)
 	@touch $(STAMP)
@@ -37,6 +39,9 @@ test: $(STAMP)
 reproduce: $(STAMP)
 	@case "$(SCALE)" in quick|paper) ;; *) echo "error: SCALE=$(SCALE) is not valid; use SCALE=quick or SCALE=paper"; exit 2;; esac
 	MDRL_RERUN=1 $(PY) -m mdrl_lib.notebooks run --scale $(SCALE)
+
+paper:
+	$(MAKE) reproduce SCALE=paper
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mdrl_lib tests benchmarks
