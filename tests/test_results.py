@@ -10,8 +10,7 @@ import pytest
 import xarray as xr
 
 from mdrl_lib import results
-from mdrl_lib.results import (CorruptResultsError, ResultsError, load_or_run, load_results, results_path,
-                              save_results)
+from mdrl_lib.results import CorruptResultsError, ResultsError, load_or_run, load_results, results_path, save_results
 
 
 def make_ds(seed=0, n_steps=5):
