@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from mdrl_lib.paths import check_scale, data_dir, root
+from mdrl_lib.utils import canonical_json
 
 SCHEMA_VERSION = 1
 ENGINE = "h5netcdf"
@@ -55,29 +56,6 @@ class ResultsError(RuntimeError):
 
 class CorruptResultsError(ResultsError):
     """A results file exists but cannot be read as a results Dataset."""
-
-
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no whitespace variance: equal configs give equal strings.
-
-    Tuples become lists and numpy scalars become Python numbers, so ``{"seeds": (0, 1)}`` and
-    ``{"seeds": [0, 1]}`` are the same config.
-    """
-
-    def default(o):
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        if hasattr(o, "__dataclass_fields__"):
-            import dataclasses
-
-            return dataclasses.asdict(o)
-        raise TypeError(f"config value {o!r} of type {type(o).__name__} is not JSON-serialisable")
-
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=default)
 
 
 def git_commit() -> str:

@@ -39,7 +39,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from mdrl_lib.envs.state import get_env_state, set_env_state
-from mdrl_lib.utils import seed_everything
+from mdrl_lib.utils import canonical_json, seed_everything
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -275,11 +275,5 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         env.close()
         eval_env.close()
     ds = log.to_dataset(config.eval_episodes)
-    ds.attrs["train_config"] = _json(cfg_dict)
+    ds.attrs["train_config"] = canonical_json(cfg_dict)
     return ds
-
-
-def _json(d: Mapping[str, Any]) -> str:
-    from mdrl_lib.results import canonical_json
-
-    return canonical_json(dict(d))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import random
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,3 +42,24 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace variance: equal configs give equal strings.
+
+    Tuples become lists and numpy scalars become Python numbers, so ``{"seeds": (0, 1)}`` and
+    ``{"seeds": [0, 1]}`` are the same config.
+    """
+
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        raise TypeError(f"config value {o!r} of type {type(o).__name__} is not JSON-serialisable")
+
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=default)
