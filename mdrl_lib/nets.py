@@ -162,5 +162,8 @@ def tanh_log_det_jacobian(x: torch.Tensor) -> torch.Tensor:
 
 def make_adam(params: Iterable[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
               eps: float = 1e-8) -> torch.optim.Adam:
-    """Adam with the multi-tensor (``foreach``) kernels: one call per step for all parameters."""
-    return torch.optim.Adam(list(params), lr=lr, betas=betas, eps=eps, foreach=True)
+    """Adam with fused kernels (one call per step for all parameters; multi-tensor ``foreach`` as fallback)."""
+    params = list(params)
+    if all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params):
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, foreach=True)

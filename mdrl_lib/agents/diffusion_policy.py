@@ -23,8 +23,10 @@ Notation follows ``specs/diffmaxent.md`` §1 (the authors' code counts forward):
 
       H(q_θ(x_K | s)) ≥ H(prior) − E[Σ_k ℓ_k].
 
-  The tanh Jacobian is *not* part of ``ℓ`` (spec §1.9); :func:`mdrl_lib.nets.tanh_log_det_jacobian`
-  gives it when an algorithm needs the squashed density (DIME).
+  By default the tanh Jacobian is *not* part of ``ℓ`` (spec §1.9), so entropies live in the pre-squash
+  x-space; ``squash_correction=True`` subtracts ``log|det ∂tanh(x_K)/∂x_K|`` from the last step's
+  ``log q`` so that they live in action space (DIME; the bandit toy, whose Boltzmann target is a density
+  on the action square and would be improper in x-space).
 
 Everything is batched: states ``(B, obs_dim)``, chains ``(K+1, B, d)``, and per-sample step indices
 ``k`` of shape ``(B,)`` so transitions of different diffusion steps can share one minibatch (the
@@ -40,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mdrl_lib.nets import MLP, FourierTimeEmbedding, gaussian_log_prob, soft_plus_inverse
+from mdrl_lib.nets import MLP, FourierTimeEmbedding, gaussian_log_prob, soft_plus_inverse, tanh_log_det_jacobian
 
 SCHEDULES = ("linear", "cosine", "constant")
 
@@ -64,6 +66,7 @@ class DiffusionPolicyConfig:
     out_scale: float = 1e-8  # last-layer init scale: f_θ ≈ 0 at init, spec §1.8
     control_clip: float = 1e4  # |f_θ| clip, spec §1.8
     action_clip: float = 0.999  # a = clip(tanh(x_K), ±0.999), spec §1.9
+    squash_correction: bool = False  # add the tanh Jacobian to the last step's log q (off: spec §1.9; DIME: on)
 
     def __post_init__(self):
         if not isinstance(self.n_steps, int) or self.n_steps < 1:
@@ -175,12 +178,18 @@ class DiffusionPolicy(nn.Module):
         eta = self.etas()[k]
         return x_next - eta * x_next / self.prior_var, 2 * eta
 
+    def _log_q(self, x_next: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        log_q = gaussian_log_prob(x_next, mean, var)
+        if self.config.squash_correction:
+            log_q = log_q - torch.where(k == self.K - 1, tanh_log_det_jacobian(x_next), 0.0)
+        return log_q
+
     def step_log_probs(self, obs: torch.Tensor, x: torch.Tensor, k: torch.Tensor, x_next: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log q_θ(x_{k+1}|x_k,s), log p(x_k|x_{k+1}))``, each ``(B,)``; ``ℓ_k`` is their difference."""
         mean, var = self.kernel(obs, x, k)
         ref_mean, ref_var = self.reference(x_next, k)
-        return gaussian_log_prob(x_next, mean, var), gaussian_log_prob(x, ref_mean, ref_var)
+        return self._log_q(x_next, mean, var, k), gaussian_log_prob(x, ref_mean, ref_var)
 
     def step(self, obs: torch.Tensor, x: torch.Tensor, k: torch.Tensor, *,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None
@@ -194,7 +203,7 @@ class DiffusionPolicy(nn.Module):
             noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         x_next = mean + var.sqrt() * noise
         ref_mean, ref_var = self.reference(x_next, k)
-        return x_next, gaussian_log_prob(x_next, mean, var), gaussian_log_prob(x, ref_mean, ref_var)
+        return x_next, self._log_q(x_next, mean, var, k), gaussian_log_prob(x, ref_mean, ref_var)
 
     # ----- whole chains ------------------------------------------------------------------------------
 
