@@ -167,3 +167,73 @@ def make_adam(params: Iterable[torch.Tensor], lr: float, betas: tuple[float, flo
     if all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params):
         return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=True)
     return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, foreach=True)
+
+
+# ----- batch renormalisation (Ioffe 2017), as CrossQ and DIME use it -----------------------------------------
+
+class BatchRenorm(nn.Module):
+    """Batch renormalisation (Ioffe 2017) with CrossQ's schedule: plain batch norm during a warm-up.
+
+    Train mode, with batch statistics ``μ_B``, ``σ_B = sqrt(var_B + ε)`` (biased variance, as Flax) and
+    running statistics ``μ``, ``σ = sqrt(var + ε)``::
+
+        warm-up (first ``warmup_steps`` train-mode calls):  x̂ = (x − μ_B) / σ_B          (batch norm)
+        afterwards:   x̂ = r (x − μ_B) / σ_B + d,   r = clip(σ_B/σ, 1/r_max, r_max),
+                                                   d = clip((μ_B − μ)/σ, −d_max, d_max)
+
+    with ``r`` and ``d`` treated as constants (no gradient). Output ``γ x̂ + β`` (learned, init 1 and 0).
+    Every train-mode call updates ``μ ← m μ + (1−m) μ_B`` and ``var ← m var + (1−m) var_B`` (Flax's
+    momentum convention: ``momentum=0.99`` is PyTorch's ``momentum=0.01``; the *biased* batch variance,
+    where PyTorch's BatchNorm stores the unbiased one). Eval mode normalises with ``μ, σ`` only.
+    Defaults are CrossQ's (momentum 0.99, ε 1e-3, r_max 3, d_max 5, warm-up 100k calls).
+
+    Input ``(B, F)``; with ``n_members=n``, ``(n, B, F)`` where each of the ``n`` members (e.g. fused twin
+    critics) has its own statistics and affine parameters. The batch axis is always ``-2``.
+    """
+
+    def __init__(self, num_features: int, *, n_members: int | None = None, momentum: float = 0.99,
+                 eps: float = 1e-3, r_max: float = 3.0, d_max: float = 5.0, warmup_steps: int = 100_000):
+        super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1) (Flax convention, e.g. 0.99), got {momentum}")
+        if r_max < 1.0 or d_max < 0.0 or eps <= 0.0 or warmup_steps < 0:
+            raise ValueError(f"need r_max >= 1, d_max >= 0, eps > 0, warmup_steps >= 0; got r_max={r_max}, "
+                             f"d_max={d_max}, eps={eps}, warmup_steps={warmup_steps}")
+        shape = (num_features,) if n_members is None else (n_members, 1, num_features)
+        self.num_features, self.n_members = num_features, n_members
+        self.momentum, self.eps, self.r_max, self.d_max = momentum, eps, r_max, d_max
+        self.warmup_steps = warmup_steps
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape))
+        self.register_buffer("running_mean", torch.zeros(shape))
+        self.register_buffer("running_var", torch.ones(shape))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, n_members={self.n_members}, momentum={self.momentum}, eps={self.eps}, "
+                f"r_max={self.r_max}, d_max={self.d_max}, warmup_steps={self.warmup_steps}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        want = 2 if self.n_members is None else 3
+        if x.dim() != want or x.shape[-1] != self.num_features:
+            raise ValueError(f"BatchRenorm({self.num_features}, n_members={self.n_members}) expects input of "
+                             f"{want} dims ending in {self.num_features}, got shape {tuple(x.shape)}")
+        if not self.training:
+            return (x - self.running_mean) * torch.rsqrt(self.running_var + self.eps) * self.weight + self.bias
+        keep = self.n_members is not None
+        mean_b = x.mean(-2, keepdim=keep)
+        var_b = x.var(-2, unbiased=False, keepdim=keep)
+        std_b = torch.sqrt(var_b + self.eps)
+        x_hat = (x - mean_b) / std_b
+        with torch.no_grad():
+            std = torch.sqrt(self.running_var + self.eps)
+            r = (std_b / std).clamp(1.0 / self.r_max, self.r_max)
+            d = ((mean_b - self.running_mean) / std).clamp(-self.d_max, self.d_max)
+            # r = 1, d = 0 during warm-up (exactly batch norm); torch.where avoids a GPU->CPU sync
+            active = self.steps >= self.warmup_steps
+            r = torch.where(active, r, torch.ones_like(r))
+            d = torch.where(active, d, torch.zeros_like(d))
+            self.running_mean.lerp_(mean_b, 1.0 - self.momentum)
+            self.running_var.lerp_(var_b, 1.0 - self.momentum)
+            self.steps += 1
+        return (x_hat * r + d) * self.weight + self.bias
