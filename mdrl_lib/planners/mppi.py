@@ -1,0 +1,253 @@
+"""Batched MPPI on a learned model, with MaxDiff's path-entropy bonus and NN-MPPI's control prior.
+
+One call of :meth:`MPPIPlanner.plan` is one environment step of the authors' planner (spec maxdiff.md §2.2):
+
+1. shift the warm-started nominal sequence ``ā ∈ R^{H×m}`` one step, last entry 0;
+2. draw ``ε_t ~ N(0, σ²I)`` for all ``K`` samples and low-pass filter them, ``η_t = ½η_{t−1} + ½ε_t``;
+   the sampled actions are ``v_t = ā_t + η_t`` (never clipped);
+3. roll the model's mean dynamics out for all samples at once, ``s_{t+1} = s_t + f_θ(s_t, v_t)`` (clamped to
+   ±1e10), from the real state ``s_0``; the value head scores every ``(s_t, v_t)``, ``t = 0..H−1``;
+4. score ``J_k = Σ_t R(s_t, v_t) + α·S_k + [λ·Σ_t log N(η_t; 0, σ²I)]``, where ``S_k`` is
+   ½·log|det Ĉ_k| of the sample covariance of rollout k's states ``s_0..s_{H−1}`` in the exploration
+   dimensions (:func:`path_entropy`, Eq. 6 of the paper) and the bracket is NN-MPPI's control prior
+   (:func:`control_log_prior`);
+5. weight the samples ``ω_k ∝ exp((J_k − max J)/λ) + 1e-5`` (:func:`mppi_weights`) and update
+   ``ā ← ā + Σ_k ω_k η^{(k)}``; return ``ā_0``.
+
+Speed: the only sequential part is the dynamics recursion. It runs as ``H−1`` steps of ``addmm`` into
+preallocated buffers (the last predicted state ``s_H`` is never used, so it is not computed). The
+action half of the first layer is one matmul for all steps before the loop, and the value head — which
+does not feed the recursion — runs once on all ``H·K`` state–action pairs after it. No tensor is
+allocated inside the horizon loop. See ``benchmarks/planner.py`` for the plan time against its roofline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from mdrl_lib.models.dynamics import DynamicsValueModel
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """MPPI settings; defaults are the heavy-Swimmer values of spec §4.1–4.2."""
+
+    horizon: int = 40  # H: 30 point mass, 40 Swimmer, 10 HalfCheetah, 20 Ant
+    samples: int = 500  # K (N in the spec): 500, 1000 for single-shot and Ant
+    lam: float = 0.1  # λ, softmax temperature: 0.5 point mass/HalfCheetah/Ant, 0.1 Swimmer
+    sigma: float = 0.3  # perturbation std: the class default every run used (YAML's 0.5 never applied, §2.2)
+    filter_coef: float = 0.5  # η_t = c·η_{t−1} + (1−c)·ε_t (§2.2 step 2)
+    alpha: float = 0.0  # weight of the path-entropy bonus (MaxDiff); 0 = off
+    explr_dims: tuple[int, ...] | None = None  # state dims of the entropy term; None = all
+    explr_weights: tuple[float, ...] | None = None  # "quad" weights W of Ĉ = W·cov·W (cancel in the softmax)
+    window: bool = False  # windowed entropy (single-shot Swimmer only)
+    control_variance: bool = False  # NN-MPPI's λ·Σ log N(η; 0, σ²I) term
+    jitter: float = 1e-8  # std of the i.i.d. noise added to every entry of Ĉ before slogdet
+    weight_floor: float = 1e-5  # added to every softmax weight before normalising
+    state_clamp: float = 1e10  # predicted states are clamped to ±this
+
+    def __post_init__(self):
+        bad = {k: getattr(self, k) for k in ("horizon", "samples") if getattr(self, k) < 2}
+        if bad:
+            raise ValueError(f"horizon and samples must be >= 2, got {bad}")
+        if self.lam <= 0 or self.sigma <= 0:
+            raise ValueError(f"lam and sigma must be > 0, got lam={self.lam}, sigma={self.sigma}")
+        if not 0 <= self.filter_coef < 1:
+            raise ValueError(f"filter_coef must be in [0, 1), got {self.filter_coef}")
+        if (self.explr_weights is not None and self.explr_dims is not None
+                and len(self.explr_weights) != len(self.explr_dims)):
+            raise ValueError(f"explr_weights {self.explr_weights} must have one weight per explr_dims entry "
+                             f"{self.explr_dims}")
+
+
+def filter_matrix(horizon: int, coef: float, *, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Lower-triangular ``L (H, H)`` with ``η = L·ε`` for ``η_t = c·η_{t−1} + (1−c)·ε_t``, ``η_{−1} = 0``."""
+    t = torch.arange(horizon, dtype=torch.float64)
+    lag = t[:, None] - t[None, :]
+    L = torch.where(lag >= 0, (1 - coef) * coef ** lag.clamp(min=0), torch.zeros(()))
+    return L.to(dtype=dtype, device=device)
+
+
+def state_covariance(y: torch.Tensor) -> torch.Tensor:
+    """Unbiased sample covariance over time: ``y (K, T, d)`` → ``(K, d, d)``."""
+    yc = y - y.mean(dim=1, keepdim=True)
+    return yc.transpose(1, 2) @ yc / (y.shape[1] - 1)
+
+
+def window_length(horizon: int, dims: int) -> tuple[int, int]:
+    """Window length and stride of the windowed entropy: ``w = max(⌊H/4⌋, 2·d)``, stride ``⌊w/3⌋`` (§2.2)."""
+    w = max(horizon // 4, 2 * dims)
+    if w > horizon:
+        raise ValueError(f"windowed entropy needs horizon >= 2·dims = {2 * dims}, got horizon {horizon}")
+    return w, max(w // 3, 1)
+
+
+def path_entropy(y: torch.Tensor, weights: torch.Tensor | None = None, *, jitter: float = 0.0,
+                 generator: torch.Generator | None = None, window: bool = False) -> torch.Tensor:
+    """MaxDiff's bonus ``S_k = ½·log|det(W·cov(y_k)·W + E)|`` per rollout (paper Eq. 6; spec §2.2 step 4).
+
+    ``y (K, T, d)``: each rollout's T states in the exploration dimensions. ``weights (d,)``: the diagonal
+    of W (None = identity). ``E`` has i.i.d. N(0, jitter²) entries (not symmetrised, as the authors do).
+    With ``window`` the path is cut into windows (:func:`window_length`) and ``S_k`` is the mean over
+    windows. Returns ``(K,)``.
+    """
+    if window:
+        w, stride = window_length(y.shape[1], y.shape[2])
+        # (K, n_windows, d, w) -> (K·n_windows, w, d)
+        y_win = y.unfold(1, w, stride)
+        k, n = y_win.shape[:2]
+        return path_entropy(y_win.transpose(2, 3).reshape(k * n, w, -1), weights, jitter=jitter,
+                            generator=generator).view(k, n).mean(dim=1)
+    c = state_covariance(y)
+    if weights is not None:
+        c = c * (weights[:, None] * weights[None, :])
+    if jitter:
+        c = c + jitter * torch.randn(c.shape, generator=generator, device=c.device, dtype=c.dtype)
+    return 0.5 * torch.linalg.slogdet(c).logabsdet
+
+
+def control_log_prior(eta: torch.Tensor, sigma: float) -> torch.Tensor:
+    """NN-MPPI's control term ``Σ_t log N(η_t; 0, σ²I)`` per sample: ``eta (H, K, m)`` → ``(K,)``."""
+    h, _, m = eta.shape
+    return -eta.square().sum(dim=(0, 2)) / (2 * sigma**2) - h * m * 0.5 * math.log(2 * math.pi * sigma**2)
+
+
+def mppi_weights(scores: torch.Tensor, lam: float, floor: float = 1e-5) -> torch.Tensor:
+    """Softmax weights ``ω_k ∝ exp((J_k − max J)/λ) + floor``, normalised; ``scores (K,)`` → ``(K,)``."""
+    w = torch.exp((scores - scores.max()) / lam) + floor
+    return w / w.sum()
+
+
+@dataclass
+class _Buffers:
+    """Everything :meth:`MPPIPlanner.plan` writes, allocated once."""
+
+    eps: torch.Tensor  # (H, K·m)
+    eta: torch.Tensor  # (H, K, m)
+    actions: torch.Tensor  # (H, K, m)
+    states: torch.Tensor  # (H, K, d_s)
+    pre: torch.Tensor  # (H, K, h_1): action part of the dynamics' first layer, bias included
+    hidden: list[torch.Tensor]  # dynamics loop activations, (K, h_i)
+    value_hidden: list[torch.Tensor] = field(default_factory=list)  # value head on all pairs, (H·K, h_i)
+    value_out: torch.Tensor | None = None  # (H·K, 1)
+
+
+class MPPIPlanner:
+    """Warm-started MPPI over a :class:`~mdrl_lib.models.dynamics.DynamicsValueModel` (module docstring).
+
+    ``plan(state, entropy=True)`` takes the real state ``(d_s,)`` (tensor or array) and returns the action
+    ``(m,)`` on the model's device. ``entropy=False`` drops the α-term (the authors' periodic evaluation);
+    the published final evaluations keep it on. ``alpha`` may be changed between calls (schedules).
+    All randomness comes from the planner's own generator, seeded by ``seed``.
+    """
+
+    def __init__(self, model: DynamicsValueModel, config: PlannerConfig, *, seed: int):
+        self.model, self.config = model, config
+        self.alpha = float(config.alpha)
+        p = next(model.parameters())
+        self.device, self.dtype = p.device, p.dtype
+        d_s, m, H, K = model.state_dim, model.action_dim, config.horizon, config.samples
+        self.state_dim, self.action_dim = d_s, m
+        dims = list(range(d_s)) if config.explr_dims is None else list(config.explr_dims)
+        if min(dims) < 0 or max(dims) >= d_s:
+            raise ValueError(f"explr_dims {config.explr_dims} out of range for a {d_s}-dimensional state; "
+                             f"valid dims are 0..{d_s - 1}")
+        self.explr_dims = torch.tensor(dims, device=self.device)
+        self.explr_weights = (None if config.explr_weights is None else
+                              torch.tensor(config.explr_weights, dtype=self.dtype, device=self.device))
+        if config.window:
+            window_length(H, len(dims))  # validates
+        self.filter = filter_matrix(H, config.filter_coef, dtype=self.dtype, device=self.device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(int(seed))
+        self.nominal = torch.zeros(H, m, dtype=self.dtype, device=self.device)
+        self._shift = torch.zeros_like(self.nominal)
+        kw = {"dtype": self.dtype, "device": self.device}
+        dyn, val = model.linear_layers("dynamics"), model.linear_layers("value")
+        self.buf = _Buffers(
+            eps=torch.empty(H, K * m, **kw), eta=torch.empty(H, K, m, **kw), actions=torch.empty(H, K, m, **kw),
+            states=torch.empty(H, K, d_s, **kw), pre=torch.empty(H, K, dyn[0].out_features, **kw),
+            hidden=[torch.empty(K, layer.out_features, **kw) for layer in dyn[:-1]],
+            value_hidden=[torch.empty(H * K, layer.out_features, **kw) for layer in val[:-1]],
+            value_out=torch.empty(H * K, 1, **kw))
+
+    def reset(self) -> None:
+        """Zero the warm start (episode start)."""
+        self.nominal.zero_()
+
+    @torch.no_grad()
+    def plan(self, state, entropy: bool = True) -> torch.Tensor:
+        H, m = self.config.horizon, self.action_dim
+        # 1. warm start: shift one step, last entry 0
+        self._shift[:-1].copy_(self.nominal[1:])
+        self._shift[-1].zero_()
+        self.nominal.copy_(self._shift)
+        # 2. filtered perturbations for all samples: η = L·ε
+        b = self.buf
+        torch.randn(b.eps.shape, generator=self.generator, out=b.eps)
+        b.eps.mul_(self.config.sigma)
+        torch.mm(self.filter, b.eps, out=b.eta.view(H, -1))
+        scores = self.scores(state, b.eta, entropy=entropy)
+        # 5. weighted update of the nominal sequence
+        w = mppi_weights(scores, self.config.lam, self.config.weight_floor)
+        self.nominal.add_(torch.einsum("hkm,k->hm", b.eta, w))
+        return self.nominal[0].clone().view(m)
+
+    @torch.no_grad()
+    def scores(self, state, eta: torch.Tensor, entropy: bool = True) -> torch.Tensor:
+        """``J (K,)`` of perturbations ``eta (H, K, m)`` around the current nominal, from ``state (d_s,)``."""
+        cfg, b = self.config, self.buf
+        H, K = cfg.horizon, cfg.samples
+        s0 = torch.as_tensor(state, dtype=self.dtype).to(self.device).view(1, self.state_dim)
+        torch.add(self.nominal.unsqueeze(1), eta, out=b.actions)
+        values = self._rollout(s0)
+        scores = values.view(H, K).sum(dim=0)
+        if entropy and self.alpha != 0.0:
+            y = b.states.index_select(2, self.explr_dims).transpose(0, 1)  # (K, H, d)
+            scores = scores + self.alpha * path_entropy(y, self.explr_weights, jitter=cfg.jitter,
+                                                        generator=self.generator, window=cfg.window)
+        if cfg.control_variance:
+            scores = scores + cfg.lam * control_log_prior(eta, cfg.sigma)
+        return scores
+
+    def _rollout(self, s0: torch.Tensor) -> torch.Tensor:
+        """Fill ``buf.states`` with ``s_0..s_{H−1}`` for ``buf.actions``; return the values ``(H·K, 1)``."""
+        cfg, b, d_s = self.config, self.buf, self.state_dim
+        H, K = cfg.horizon, cfg.samples
+        dyn, val = self.model.linear_layers("dynamics"), self.model.linear_layers("value")
+        w_first = dyn[0].weight  # (h_1, d_s + m); x·Wᵀ split into its state and action halves
+        w_s, w_a = w_first[:, :d_s].t(), w_first[:, d_s:].t()
+        mids = [(layer.bias, layer.weight.t()) for layer in dyn[1:-1]]
+        b_out, w_out = dyn[-1].bias, dyn[-1].weight.t()
+        a_flat = b.actions.view(H * K, -1)
+        torch.addmm(dyn[0].bias, a_flat, w_a, out=b.pre.view(H * K, -1))
+        b.states[0].copy_(s0.expand(K, d_s))
+        c = cfg.state_clamp
+        h0 = b.hidden[0]
+        for t in range(H - 1):
+            torch.addmm(b.pre[t], b.states[t], w_s, out=h0).relu_()
+            x = h0
+            for (bias, w), h in zip(mids, b.hidden[1:], strict=True):
+                torch.addmm(bias, x, w, out=h).relu_()
+                x = h
+            nxt = b.states[t + 1]
+            torch.addmm(b.states[t], x, w_out, out=nxt).add_(b_out).clamp_(-c, c)
+        # value head on all H·K pairs at once (it does not feed the recursion)
+        v_first = val[0].weight
+        x = torch.addmm(val[0].bias, a_flat, v_first[:, d_s:].t(), out=b.value_hidden[0])
+        x.addmm_(b.states.view(H * K, d_s), v_first[:, :d_s].t()).relu_()
+        for layer, h in zip(val[1:-1], b.value_hidden[1:], strict=True):
+            x = torch.addmm(layer.bias, x, layer.weight.t(), out=h).relu_()
+        return torch.addmm(val[-1].bias, x, val[-1].weight.t(), out=b.value_out)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"nominal": self.nominal.clone(), "generator": self.generator.get_state(), "alpha": self.alpha}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.nominal.copy_(state["nominal"])
+        self.generator.set_state(state["generator"])
+        self.alpha = float(state["alpha"])
