@@ -170,8 +170,7 @@ class DiffSACAgent:
         critic_loss.backward()
         self.critic_opt.step()
 
-        q_pi = self.critics(self.q_input(z["obs"], z["x"], z["k"], x_new[:B])).squeeze(-1)
-        pi_loss = actor_loss(q_pi, ell[:B], alpha)
+        pi_loss = self.policy_loss(z, x_new[:B], ell[:B], alpha)
         loss = pi_loss
         if sac.autotune:
             # "log π" of the temperature loss = −(entropy lower bound) = K·ℓ − H(prior)
@@ -185,6 +184,15 @@ class DiffSACAgent:
         return {"critic_loss": critic_loss.detach(), "actor_loss": pi_loss.detach(), "alpha": alpha,
                 "entropy_bound": self.policy.prior_entropy() - self.K * ell[:B].detach().mean(),
                 "q": q.detach().mean()}
+
+    def policy_loss(self, z: dict[str, torch.Tensor], x_next: torch.Tensor, ell: torch.Tensor,
+                    alpha: torch.Tensor) -> torch.Tensor:
+        """SAC's policy loss on the augmented MDP: ``E[α ℓ_θ − min_j Q_j(z, x_{k+1})]`` (spec §3.3).
+
+        ``x_next`` is the reparameterised step from ``z``; DiffWPO overrides this one method.
+        """
+        q_pi = self.critics(self.q_input(z["obs"], z["x"], z["k"], x_next)).squeeze(-1)
+        return actor_loss(q_pi, ell, alpha)
 
     # --- checkpointing ------------------------------------------------------------------------------------
 

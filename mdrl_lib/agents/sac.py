@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -86,6 +86,19 @@ class SACConfig:
 
 # ----- networks -------------------------------------------------------------------------------------------
 
+class ActorSample(NamedTuple):
+    """A batch of tanh-Gaussian actions: ``a = tanh(u)``, ``u ~ N(mean, exp(log_std)²)``; ``log_prob`` of ``a``."""
+
+    a: torch.Tensor
+    log_prob: torch.Tensor
+    mean: torch.Tensor
+    log_std: torch.Tensor
+    u: torch.Tensor
+
+    def rows(self, sl: slice) -> ActorSample:
+        return ActorSample(*(t[sl] for t in self))
+
+
 class TanhGaussianActor(nn.Module):
     """``s -> (μ, log σ)``; actions ``a = tanh(u)``, ``u ~ N(μ, σ²)``. Input ``(B, obs)``."""
 
@@ -102,16 +115,21 @@ class TanhGaussianActor(nn.Module):
         mean, log_std = self.net(obs).chunk(2, dim=-1)
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, reparameterize: bool = True):
-        """``(a, log π(a|s), μ, log σ)`` with ``a`` of shape ``(B, d)`` and ``log π`` of shape ``(B,)``."""
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, reparameterize: bool = True
+               ) -> ActorSample:
+        """Actions ``a`` ``(B, d)`` with ``log π(a|s)`` ``(B,)`` (tanh change of variables included)."""
         mean, log_std = self(obs)
-        std = log_std.exp()
         eps = torch.randn(mean.shape, generator=generator, device=mean.device)
-        u = mean + std * eps
+        u = mean + log_std.exp() * eps
         if not reparameterize:
             u = u.detach()
-        log_prob = (-0.5 * ((u - mean) / std) ** 2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
-        return torch.tanh(u), log_prob - tanh_log_det_jacobian(u), mean, log_std
+        return ActorSample(torch.tanh(u), self.log_prob(u, mean, log_std), mean, log_std, u)
+
+    @staticmethod
+    def log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        """``log π(tanh(u))`` = Gaussian log-density of ``u`` minus ``log|det ∂tanh/∂u|``: ``(B,)``."""
+        gauss = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
+        return gauss - tanh_log_det_jacobian(u)
 
 
 # ----- losses (2018b eqs. 5, 7, 18; 2018a eqs. 5, 7, 12) ----------------------------------------------------
@@ -182,7 +200,7 @@ class SACAgent:
         if deterministic:
             a = torch.tanh(self.actor(o)[0])
         else:
-            a = self.actor.sample(o, self.rng.torch)[0]
+            a = self.actor.sample(o, self.rng.torch).a
         return self.scaler.to_env(a[0].cpu().numpy())
 
     def observe(self, obs, action, reward, next_obs, terminated, truncated) -> None:
@@ -209,20 +227,20 @@ class SACAgent:
         cfg, B = self.config, self.config.batch_size
         alpha = self.alpha
         # One actor pass on [s; s']: the s' half (no gradient) feeds the target, the s half the actor loss.
-        a_all, logp_all, _, _ = self.actor.sample(torch.cat([b["obs"], b["next_obs"]]), self.rng.torch)
-        a_pi, logp_pi = a_all[:B], logp_all[:B]
+        both = self.actor.sample(torch.cat([b["obs"], b["next_obs"]]), self.rng.torch)
+        pi, nxt = both.rows(slice(None, B)), both.rows(slice(B, None))
         with torch.no_grad():
-            q_next = self.critic_target(torch.cat([b["next_obs"], a_all[B:]], -1)).squeeze(-1)
+            q_next = self.critic_target(torch.cat([b["next_obs"], nxt.a], -1)).squeeze(-1)
             y = soft_q_target(b["reward"].squeeze(-1), b["not_done"].squeeze(-1), cfg.gamma, q_next,
-                              logp_all[B:], alpha)
+                              nxt.log_prob, alpha)
         q = self.critics(torch.cat([b["obs"], b["action"]], -1)).squeeze(-1)
         critic_loss = ((q - y) ** 2).mean(1).sum()  # sum over the two critics of their MSE
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
 
-        q_pi = self.critics(torch.cat([b["obs"], a_pi], -1)).squeeze(-1)
-        pi_loss = actor_loss(q_pi, logp_pi, alpha)
+        pi_loss = self.policy_loss(b["obs"], pi, alpha)
+        logp_pi = pi.log_prob
         loss = pi_loss + (temperature_loss(self.log_alpha, logp_pi, self.target_entropy) if cfg.autotune else 0.0)
         grads = torch.autograd.grad(loss, self.actor_params)  # no critic weight gradients are formed
         for p, g in zip(self.actor_params, grads, strict=True):
@@ -232,11 +250,16 @@ class SACAgent:
         return {"critic_loss": critic_loss.detach(), "actor_loss": pi_loss.detach(), "alpha": alpha,
                 "entropy": -logp_pi.detach().mean(), "q": q.detach().mean()}
 
+    def policy_loss(self, obs: torch.Tensor, pi: ActorSample, alpha: torch.Tensor) -> torch.Tensor:
+        """SAC's reparameterised policy loss (2018b eq. 7); WPO overrides this one method."""
+        q_pi = self.critics(torch.cat([obs, pi.a], -1)).squeeze(-1)
+        return actor_loss(q_pi, pi.log_prob, alpha)
+
     def _update_v1(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """SAC v1 (2018a): V, V̄, twin Q to the same target, likelihood-ratio policy loss (MaxDiff §2.5)."""
         cfg = self.config
         alpha = self.alpha
-        a, logp, mean, log_std = self.actor.sample(b["obs"], self.rng.torch, reparameterize=False)
+        a, logp, mean, log_std, _ = self.actor.sample(b["obs"], self.rng.torch, reparameterize=False)
         with torch.no_grad():
             y_q = b["reward"].squeeze(-1) + cfg.gamma * b["not_done"].squeeze(-1) * \
                 self.value_target(b["next_obs"])[0, :, 0]
