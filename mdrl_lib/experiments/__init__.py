@@ -11,6 +11,7 @@ from types import ModuleType
 
 #: experiment name -> module under mdrl_lib.experiments (added as experiments land)
 EXPERIMENTS = {
+    "dime": "mdrl_lib.experiments.dime",
     "random_baseline": "mdrl_lib.experiments.random_baseline",
     "point_mass": "mdrl_lib.experiments.point_mass",
     "swimmer_alpha": "mdrl_lib.experiments.swimmer_alpha",
