@@ -11,6 +11,8 @@ from types import ModuleType
 
 #: experiment name -> module under mdrl_lib.experiments (added as experiments land)
 EXPERIMENTS = {
+    "diffusion_maxent": "mdrl_lib.experiments.diffusion_maxent",
+    "diffusion_toy": "mdrl_lib.experiments.diffusion_toy",
     "dime": "mdrl_lib.experiments.dime",
     "random_baseline": "mdrl_lib.experiments.random_baseline",
     "point_mass": "mdrl_lib.experiments.point_mass",

@@ -1,0 +1,177 @@
+"""SAC vs DiffSAC, PPO vs DiffPPO, WPO vs DiffWPO on gymnasium MuJoCo, and the number of diffusion steps K.
+
+One run = one (env, algo, K, seed) trained with :func:`mdrl_lib.train.train`, evaluated every ``eval_every``
+steps on ``eval_episodes`` *stochastic* episodes (the authors' protocol samples the SDE; we evaluate the
+Gaussian bases the same way so both sides are measured alike). The base algorithms are tagged ``K = 0``
+("no diffusion"); Diff* runs carry their K. Runs checkpoint to ``build/checkpoints/diffusion_maxent/...``
+and resume after a kill. Results: ``data/diffusion_maxent/<scale>.nc`` with dims
+``(env, algo, K, seed, step, eval_episode)``; combinations that were not run are NaN.
+
+Scales (all settings are in :data:`CONFIGS`):
+
+* ``smoke``: seconds, tiny networks, every code path.
+* ``quick``: HalfCheetah-v5 only, 3 seeds, K = 4, 128-wide networks, one gradient step per env step for
+  every off-policy agent (the authors scale it by K), shorter PPO rollouts — what a 2-core CPU can do in
+  about an hour. It is *not* the paper's budget.
+* ``paper``: the four MuJoCo tasks of issue 6, 10 seeds, 1 M steps, K ∈ {1, 4, 8, 16}, full-size networks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from mdrl_lib.agents.diff_ppo import DiffPPOAgent, DiffPPOConfig
+from mdrl_lib.agents.diff_sac import DiffSACAgent, DiffSACConfig
+from mdrl_lib.agents.diff_wpo import DiffWPOAgent
+from mdrl_lib.agents.diffusion_policy import DiffusionPolicyConfig
+from mdrl_lib.agents.ppo import PPOAgent, PPOConfig
+from mdrl_lib.agents.sac import SACAgent, SACConfig
+from mdrl_lib.agents.wpo import WPOAgent
+from mdrl_lib.envs import make_env
+from mdrl_lib.paths import build_dir, check_scale
+from mdrl_lib.results import load_or_run
+from mdrl_lib.sweep import run_sweep
+from mdrl_lib.train import TrainConfig, train
+
+NAME = "diffusion_maxent"
+ALGOS = ("SAC", "DiffSAC", "PPO", "DiffPPO", "WPO", "DiffWPO")
+BASE_OF = {"DiffSAC": "SAC", "DiffPPO": "PPO", "DiffWPO": "WPO"}
+ENVS = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5")
+
+#: per-interval training metrics kept in the results (NaN for algorithms that do not log one)
+METRICS = ("critic_loss", "actor_loss", "policy_loss", "value_loss", "alpha", "entropy", "entropy_bound")
+
+_COMMON = {"algos": list(ALGOS), "max_episode_steps": 1000}
+CONFIGS: dict[str, dict[str, Any]] = {
+    "smoke": {**_COMMON, "envs": ["HalfCheetah-v5"], "Ks": [2], "seeds": [0], "total_steps": 240, "eval_every": 120,
+              "eval_episodes": 1, "max_episode_steps": 60, "hidden": [32, 32], "diffusion_hidden": [32, 32],
+              "batch_size": 32, "random_steps": 60, "learning_starts": 60, "updates_per_step": 1,
+              "ppo_n_steps": 120, "ppo_minibatches": 4, "ppo_epochs": 2, "ppo_hidden": [16, 16]},
+    "quick": {**_COMMON, "envs": ["HalfCheetah-v5"], "Ks": [4], "seeds": [0, 1, 2], "total_steps": 15000,
+              "eval_every": 2500, "eval_episodes": 3, "hidden": [128, 128], "diffusion_hidden": [128, 128, 128],
+              "batch_size": 128, "random_steps": 2500, "learning_starts": 2500, "updates_per_step": 1,
+              "ppo_n_steps": 1000, "ppo_minibatches": 16, "ppo_epochs": 10, "ppo_hidden": [64, 64]},
+    "paper": {**_COMMON, "envs": list(ENVS), "Ks": [1, 4, 8, 16], "seeds": list(range(10)), "total_steps": 1_000_000,
+              "eval_every": 10000, "eval_episodes": 10, "hidden": [256, 256], "diffusion_hidden": [256, 256, 256],
+              "batch_size": 256, "random_steps": 5000, "learning_starts": 5000, "updates_per_step": None,
+              "ppo_n_steps": 2048, "ppo_minibatches": 32, "ppo_epochs": 10, "ppo_hidden": [64, 64]},
+}
+
+
+def make_agent(algo: str, K: int, env, seed: int, cfg: dict[str, Any], device: str | None = None):
+    """Build agent ``algo`` (one of :data:`ALGOS`) with K diffusion steps (ignored by the bases)."""
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algorithm {algo!r}; valid algorithms are {', '.join(ALGOS)}")
+    obs, act = env.observation_space, env.action_space
+    sac = SACConfig(hidden=tuple(cfg["hidden"]), batch_size=cfg["batch_size"], random_steps=cfg["random_steps"])
+    ppo = PPOConfig(n_steps=cfg["ppo_n_steps"], n_minibatches=cfg["ppo_minibatches"], n_epochs=cfg["ppo_epochs"],
+                    hidden=tuple(cfg["ppo_hidden"]))
+    diffusion = DiffusionPolicyConfig(n_steps=max(K, 1), hidden=tuple(cfg["diffusion_hidden"]))
+    if algo == "SAC":
+        return SACAgent(obs, act, sac, seed=seed, device=device)
+    if algo == "WPO":
+        return WPOAgent(obs, act, sac, seed=seed, device=device)
+    if algo == "PPO":
+        return PPOAgent(obs, act, ppo, seed=seed, device=device)
+    if algo == "DiffPPO":
+        return DiffPPOAgent(obs, act, DiffPPOConfig(ppo=replace(ppo, entropy_coef=2e-4), diffusion=diffusion),
+                            seed=seed, device=device)
+    dcfg = DiffSACConfig(sac=sac, diffusion=diffusion, updates_per_step=cfg["updates_per_step"])
+    cls = DiffSACAgent if algo == "DiffSAC" else DiffWPOAgent
+    return cls(obs, act, dcfg, seed=seed, device=device)
+
+
+def run_one(seed: int, env: str, algo: str, K: int, cfg: dict[str, Any], checkpoint_root: str | None) -> xr.Dataset:
+    """One (env, algo, K, seed) run; resumes from its checkpoint when one exists."""
+
+    def make():
+        return make_env(env, max_episode_steps=cfg["max_episode_steps"])
+
+    agent = make_agent(algo, K, make(), seed, cfg)
+    tcfg = TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"],
+                       eval_episodes=cfg["eval_episodes"], seed=seed, learning_starts=cfg["learning_starts"]
+                       if algo not in ("PPO", "DiffPPO") else 0, eval_deterministic=False)
+    ckpt = None if checkpoint_root is None else Path(checkpoint_root) / f"{env}_{algo}_K{K}_seed{seed}"
+    t0 = time.perf_counter()
+    ds = train(make, agent, tcfg, checkpoint_dir=ckpt, progress=False, desc=f"{algo} K={K} {env} s{seed}")
+    ds = ds.drop_dims("episode")
+    ds["run_wall_time_s"] = time.perf_counter() - t0  # of this process (a resumed run counts its last part)
+    # every run carries the same variables (NaN where an algorithm has no such metric) so runs combine
+    for v in METRICS:
+        if v not in ds:
+            ds[v] = ("step", np.full(ds.sizes["step"], np.nan))
+    return ds[["eval_return", "train_return", "run_wall_time_s", *METRICS]]
+
+
+def settings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The (env, algo, K) grid: bases once with K = 0, each Diff* once per K."""
+    out = []
+    for env in cfg["envs"]:
+        for algo in cfg["algos"]:
+            for K in ([0] if algo not in BASE_OF else cfg["Ks"]):
+                out.append({"env": env, "algo": algo, "K": K})
+    return out
+
+
+def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, max_workers: int | None = None,
+        **overrides) -> xr.Dataset:
+    """Load ``data/diffusion_maxent/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
+    check_scale(scale)
+    config = {**CONFIGS[scale], **overrides}
+    unknown = set(config) - set(CONFIGS[scale])
+    if unknown:
+        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
+    bad = [a for a in config["algos"] if a not in ALGOS]
+    if bad:
+        raise ValueError(f"unknown algorithm(s) {bad}; valid algorithms are {', '.join(ALGOS)}")
+    for env in config["envs"]:
+        make_env(env).close()  # a clear error for an unknown env before any run starts
+
+    def compute(cfg):
+        root = os.environ.get("MDRL_CHECKPOINTS") or str(build_dir() / "checkpoints" / NAME / scale)
+        return run_sweep(_Bound(cfg, root if scale != "smoke" else None), settings(cfg), cfg["seeds"],
+                         executor=executor, max_workers=max_workers)
+
+    return load_or_run(NAME, scale, config, compute, rerun=rerun)
+
+
+class _Bound:
+    """Picklable partial of :func:`run_one`."""
+
+    def __init__(self, cfg: dict[str, Any], checkpoint_root: str | None):
+        self.cfg, self.checkpoint_root = dict(cfg), checkpoint_root
+        self.__name__ = "run_one"
+
+    def __call__(self, *, seed: int, env: str, algo: str, K: int) -> xr.Dataset:
+        return run_one(seed, env, algo, K, self.cfg, self.checkpoint_root)
+
+
+def final_scores(ds: xr.Dataset, last: int = 2) -> xr.DataArray:
+    """Mean evaluation return over the last ``last`` evaluation points and the episodes: ``(env, algo, K, seed)``."""
+    return ds["eval_return"].isel(step=slice(-last, None)).mean(("step", "eval_episode"))
+
+
+def comparison_table(ds: xr.Dataset, last: int = 2) -> list[dict[str, Any]]:
+    """Each Diff* (per env, K) against its base: mean final score over seeds, and whether it is higher."""
+    fs = final_scores(ds, last)
+    rows = []
+    for env in ds.env.values:
+        for algo, base in BASE_OF.items():
+            if algo not in ds.algo.values or base not in ds.algo.values:
+                continue
+            b = fs.sel(env=env, algo=base, K=0).values
+            for K in ds.K.values:
+                d = fs.sel(env=env, algo=algo, K=K).values
+                if K == 0 or np.all(np.isnan(d)):
+                    continue
+                rows.append({"env": str(env), "algo": algo, "K": int(K), "diff_mean": float(np.nanmean(d)),
+                             "base": base, "base_mean": float(np.nanmean(b)),
+                             "beats_base": bool(np.nanmean(d) > np.nanmean(b))})
+    return rows
