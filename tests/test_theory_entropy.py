@@ -13,6 +13,7 @@ from mdrl_lib.theory.entropy import (
     generalized_normal_entropy,
     logdet_cov,
     logdet_cov_bias,
+    logdet_cov_variance,
     maxent_density_on_grid,
     path_covariance,
     student_t_entropy,
@@ -50,6 +51,7 @@ def test_logdet_cov_bias_matches_monte_carlo():
     samples = rng.standard_normal((20000, n, d))
     mc = logdet_cov(samples)
     assert mc.mean() == pytest.approx(logdet_cov_bias(n, d), abs=4 * mc.std() / np.sqrt(mc.size))
+    assert mc.var() == pytest.approx(logdet_cov_variance(n, d), rel=0.05)
     assert logdet_cov_bias(10**6, 2) == pytest.approx(0.0, abs=1e-5)
 
 

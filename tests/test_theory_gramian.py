@@ -18,6 +18,7 @@ from mdrl_lib.theory.gramian import (
     point_mass_system,
     rollout_states,
     time_varying_gramian,
+    zoh_discretise,
 )
 
 
@@ -125,6 +126,13 @@ def test_time_varying_reduces_to_discrete():
     T = 9
     W = time_varying_gramian(np.repeat(A[None], T, 0), np.repeat(B[None], T, 0))
     assert rel(W, controllability_gramian(A, B, T, discrete=True)) <= 1e-12
+
+
+def test_zoh_discretisation_of_point_mass():
+    beta, dt = 0.1, 0.1
+    Ad, Bd = zoh_discretise(*point_mass_system(beta, axes=1), dt)
+    assert np.allclose(Ad, [[1, beta * dt], [0, 1]], rtol=1e-14, atol=0)
+    assert np.allclose(Bd, [[beta * dt**2 / 2], [dt]], rtol=1e-14, atol=0)
 
 
 def test_gramian_is_white_noise_state_covariance():

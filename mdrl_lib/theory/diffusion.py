@@ -325,8 +325,13 @@ def chain_marginal_on_grid(chain: DiffusionChain, axes, return_bound: bool = Fal
         c = q * cell
         if return_bound:
             expected_ell += float(c @ expected_log_ratio(chain, pts, k, mean=mu))
-        g = [np.exp(-0.5 * (axes[i][:, None] - mu[None, :, i]) ** 2 / var) / np.sqrt(2 * np.pi * var)
-             for i in range(chain.dim)]  # each (n_i, N)
+        g = []
+        for i in range(chain.dim):
+            z = 0.5 * (axes[i][:, None] - mu[None, :, i]) ** 2 / var  # (n_i, N)
+            # kernel values below e^-100 and weights below 1e-100 of the largest are set to 0: negligible, and
+            # products of them underflow to subnormal numbers, which make the matrix products ~30x slower
+            g.append(np.where(z < 100.0, np.exp(-np.minimum(z, 100.0)), 0.0) / np.sqrt(2 * np.pi * var))
+        c = np.where(c > 1e-100 * c.max(), c, 0.0)
         if chain.dim == 1:
             q = g[0] @ c
         else:

@@ -18,6 +18,7 @@ __all__ = [
     "gaussian_entropy",
     "logdet_cov",
     "logdet_cov_bias",
+    "logdet_cov_variance",
     "diffusion_step_entropy",
     "gaussian_path_entropy",
     "path_covariance",
@@ -88,6 +89,15 @@ def logdet_cov_bias(n_samples: int, dim: int, ddof: int = 1) -> float:
     nu = n - 1
     psi = scipy.special.digamma((nu - np.arange(d)) / 2)
     return float(np.sum(psi) + d * np.log(2) - d * np.log(n - ddof))
+
+
+def logdet_cov_variance(n_samples: int, dim: int) -> float:
+    """Var[log det Ĉ] for the sample covariance of n i.i.d. Gaussian samples in d = ``dim``: Σ_{i<d} ψ'((ν−i)/2),
+    ν = n − 1 (ψ' the trigamma function; the variance does not depend on C or on the divisor)."""
+    n, d = int(n_samples), int(dim)
+    if n - 1 < d:
+        raise ValueError(f"need n_samples - 1 ≥ dim for a non-singular sample covariance, got {n}, {d}")
+    return float(np.sum(scipy.special.polygamma(1, (n - 1 - np.arange(d)) / 2)))
 
 
 def diffusion_step_entropy(C, dt: float) -> float | np.ndarray:

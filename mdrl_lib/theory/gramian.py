@@ -29,6 +29,7 @@ __all__ = [
     "gramian_logdet",
     "point_mass_system",
     "point_mass_gramian",
+    "zoh_discretise",
     "time_varying_gramian",
     "EmpiricalGramian",
     "empirical_gramian",
@@ -203,6 +204,24 @@ def point_mass_gramian(beta: float, T: float) -> np.ndarray:
     W(T) = [[β²T³/3, βT²/2], [βT²/2, T]], so det W = β²T⁴/12.
     """
     return np.array([[beta**2 * T**3 / 3.0, beta * T**2 / 2.0], [beta * T**2 / 2.0, T]])
+
+
+def zoh_discretise(A, B, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact discretisation of x' = Ax + Bu with u held constant over steps of length dt (zero-order hold).
+
+    Returns (A_d, B_d) = (e^{A dt}, ∫_0^dt e^{As} ds B), from one matrix exponential of [[A, B], [0, 0]]·dt.
+    The MaxDiff point mass integrates its (linear) dynamics with RK4 at dt = 0.1 (spec §3); for a linear
+    system with piecewise-constant actions this map is what RK4 approximates to O(dt⁵) per step.
+    """
+    A, B = _check_system(A, B)
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0, got {dt}")
+    n, m = B.shape
+    M = np.zeros((n + m, n + m))
+    M[:n, :n] = A
+    M[:n, n:] = B
+    E = scipy.linalg.expm(M * dt)
+    return E[:n, :n], E[:n, n:]
 
 
 def time_varying_gramian(As, Bs) -> np.ndarray:
