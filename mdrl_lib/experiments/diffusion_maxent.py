@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
 from mdrl_lib.agents.diff_ppo import DiffPPOAgent, DiffPPOConfig
@@ -53,7 +54,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "smoke": {**_COMMON, "envs": ["HalfCheetah-v5"], "Ks": [2], "seeds": [0], "total_steps": 240, "eval_every": 120,
               "eval_episodes": 1, "max_episode_steps": 60, "hidden": [32, 32], "diffusion_hidden": [32, 32],
               "batch_size": 32, "random_steps": 60, "learning_starts": 60, "updates_per_step": 1,
-              "ppo_n_steps": 120, "ppo_minibatches": 4, "ppo_epochs": 2, "ppo_hidden": [16, 16]},
+              "ppo_n_steps": 120, "ppo_minibatches": 4, "ppo_epochs": 2, "ppo_hidden": [16, 16],
+              "torch_threads": 1},  # tiny networks: extra threads only spin
     "quick": {**_COMMON, "envs": ["HalfCheetah-v5"], "Ks": [4], "seeds": [0, 1, 2], "total_steps": 15000,
               "eval_every": 2500, "eval_episodes": 3, "hidden": [128, 128], "diffusion_hidden": [128, 128, 128],
               "batch_size": 128, "random_steps": 2500, "learning_starts": 2500, "updates_per_step": 1,
@@ -90,6 +92,8 @@ def make_agent(algo: str, K: int, env, seed: int, cfg: dict[str, Any], device: s
 
 def run_one(seed: int, env: str, algo: str, K: int, cfg: dict[str, Any], checkpoint_root: str | None) -> xr.Dataset:
     """One (env, algo, K, seed) run; resumes from its checkpoint when one exists."""
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg["torch_threads"])
 
     def make():
         return make_env(env, max_episode_steps=cfg["max_episode_steps"])
