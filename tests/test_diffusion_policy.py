@@ -107,6 +107,12 @@ def test_schedules_match_the_spec_values():
     assert cos[0] == pytest.approx(1.0, abs=1e-3) and cos[-1] == pytest.approx(0.0104, abs=1e-3)
     p = DiffusionPolicy(2, 3, DiffusionPolicyConfig(n_steps=8))
     torch.testing.assert_close(p.etas()[:, 0], lin / 0.25)
+    # DIME's parametrisation: one learned Δt scale times the fixed cosine shape, friction 1
+    q = DiffusionPolicy(2, 3, DiffusionPolicyConfig(n_steps=16, schedule="cosine", dt=0.1, friction=1.0,
+                                                    per_step_dt=False))
+    assert q.raw_dt.shape == (1,)
+    torch.testing.assert_close(q.etas()[:, 1], 0.1 * cos)
+    assert float(q.etas().sum(0)[0]) == pytest.approx(0.844, abs=2e-3)  # spec dime.md §1.2
 
 
 def test_deterministic_sampling_and_action_range():

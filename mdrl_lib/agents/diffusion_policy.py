@@ -57,11 +57,13 @@ class DiffusionPolicyConfig:
     schedule: str = "linear"  # spec §1.6: linear (final), cosine (early), constant
     schedule_min: float = 0.17  # linear schedule's minimum m, spec §1.6
     friction: float = 0.25  # initial γ, spec §1.5 (0.25 final, 1.0 early)
-    learn_dt: bool = True  # per-step learned Δt, spec §1.5
+    learn_dt: bool = True  # learned Δt, spec §1.5
+    per_step_dt: bool = True  # one learned Δt per step (spec §1.5); False: one learned scale × schedule (DIME)
     learn_friction: bool = True  # per-dimension learned friction, spec §1.5
     hidden: tuple[int, ...] = (256, 256, 256)  # 4 linear layers, width 256, spec §1.8
     act: str = "gelu"  # spec §1.8
     n_freq: int = 32  # Fourier features of k, spec §1.8
+    time_hidden: int = 32  # width of the time embedding's hidden layer, spec §1.8 (DIME: 256)
     time_dim: int = 16  # embedding size after Linear(64→32)→GELU→Linear(32→16), spec §1.8
     out_scale: float = 1e-8  # last-layer init scale: f_θ ≈ 0 at init, spec §1.8
     control_clip: float = 1e4  # |f_θ| clip, spec §1.8
@@ -138,8 +140,13 @@ class DiffusionPolicy(nn.Module):
         super().__init__()
         cfg = config or DiffusionPolicyConfig()
         self.config, self.obs_dim, self.act_dim, self.K = cfg, obs_dim, act_dim, cfg.n_steps
-        dt0 = cfg.dt * schedule_values(cfg.schedule, cfg.n_steps, cfg.schedule_min)
-        raw_dt = soft_plus_inverse(dt0)
+        shape = schedule_values(cfg.schedule, cfg.n_steps, cfg.schedule_min)
+        if cfg.per_step_dt:
+            raw_dt = soft_plus_inverse(cfg.dt * shape)
+            self.register_buffer("dt_shape", torch.ones(cfg.n_steps))
+        else:
+            raw_dt = soft_plus_inverse(torch.tensor([cfg.dt]))
+            self.register_buffer("dt_shape", shape)
         raw_friction = soft_plus_inverse(torch.full((act_dim,), cfg.friction))
         if cfg.learn_dt:
             self.raw_dt = nn.Parameter(raw_dt)
@@ -149,7 +156,7 @@ class DiffusionPolicy(nn.Module):
             self.raw_friction = nn.Parameter(raw_friction)
         else:
             self.register_buffer("raw_friction", raw_friction)
-        self.time_embedding = FourierTimeEmbedding(cfg.n_freq, 32, cfg.time_dim)
+        self.time_embedding = FourierTimeEmbedding(cfg.n_freq, cfg.time_hidden, cfg.time_dim)
         self.control_net = MLP(act_dim + obs_dim + cfg.time_dim, cfg.hidden, act_dim, cfg.act,
                                out_scale=cfg.out_scale, init="lecun")
         self.prior_var = cfg.prior_std ** 2
@@ -158,7 +165,8 @@ class DiffusionPolicy(nn.Module):
 
     def etas(self) -> torch.Tensor:
         """Step sizes ``η_k = Δt_k / γ``: ``(K, d)``."""
-        return F.softplus(self.raw_dt).unsqueeze(-1) / F.softplus(self.raw_friction)
+        dt = F.softplus(self.raw_dt) * self.dt_shape  # per step, or one learned scale times the schedule
+        return dt.unsqueeze(-1) / F.softplus(self.raw_friction)
 
     def control(self, obs: torch.Tensor, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """``f_θ(x_k, s, k)``, clipped to ±control_clip: ``(B, obs_dim), (B, d), (B,) -> (B, d)``."""
