@@ -145,3 +145,18 @@ def test_diffwpo_k1_loss_is_wpo_with_the_kernel_score():
     torch.testing.assert_close(ours, wpo_loss(score, gq, alpha), atol=1e-5, rtol=1e-5)
     ours.backward()
     assert pol.control_net[0].weight.grad.abs().sum() > 0
+
+
+def test_experiments_name_bad_input():
+    from mdrl_lib.experiments import diffusion_maxent, diffusion_toy
+
+    with pytest.raises(ValueError, match="unknown algorithm\\(s\\) \\['DiffTD3'\\]; valid algorithms are SAC, DiffSAC"):
+        diffusion_maxent.run("smoke", algos=["DiffTD3"])
+    with pytest.raises(ValueError, match="unknown config key\\(s\\) \\['stepz'\\]"):
+        diffusion_toy.run("smoke", stepz=3)
+    with pytest.raises(ValueError, match="unknown environment 'HalfCheeta-v5'"):
+        diffusion_maxent.run("smoke", envs=["HalfCheeta-v5"])
+    with pytest.raises(ValueError, match="unknown scale 'fast'"):
+        diffusion_toy.run("fast")
+    with pytest.raises(ValueError, match="DiffSAC builds on SAC variant 'v2'"):
+        DiffSACConfig(sac=SACConfig.maxdiff("HalfCheetah-v5"))
