@@ -123,47 +123,19 @@ def mppi_weights(scores: torch.Tensor, lam: float, floor: float = 1e-5) -> torch
     return w / w.sum()
 
 
-#: hidden buffers are padded to a multiple of this many floats (64 bytes) so every row stays aligned
-PAD = 16
-
-
-def padded(width: int) -> int:
-    """Width of an augmented hidden buffer: ``width`` activations + a ones column, rounded up to ``PAD``."""
-    return -(-(width + 1) // PAD) * PAD
-
-
 @dataclass
 class _Buffers:
-    """Everything :meth:`MPPIPlanner.plan` writes, allocated once.
-
-    Hidden activations are "augmented": ``h`` activations, then a column of ones, then zero padding to
-    :func:`padded` width; weights carry their bias in the matching column. Every layer is then one plain
-    ``mm`` into its buffer — no bias broadcast copies — and rows stay 64-byte aligned.
-    """
+    """Everything :meth:`MPPIPlanner.plan` writes, allocated once."""
 
     eps: torch.Tensor  # (H, K·m)
     eta: torch.Tensor  # (H, K, m)
     actions: torch.Tensor  # (H, K, m)
     states: torch.Tensor  # (H, K, d_s)
-    w_first: torch.Tensor  # (2·p_1, d_s + m): both heads' first layers stacked (zero rows at ones/pad columns)
-    b_first: torch.Tensor  # (2·p_1,): their biases, 1 at each ones column
-    pre: torch.Tensor  # (H, K, 2·p_1): both heads' first hidden layer at every step
-    w_mid: list[list[torch.Tensor]]  # per head: (p_{i−1}, p_i) augmented, transposed (a contiguous right
-    # operand is ~7% faster than a transposed view); entry (h_{i−1}, h_i) = 1 carries the ones column
-    w_out: list[torch.Tensor]  # per head: (d_out, p_last)
-    hidden: list[list[torch.Tensor]]  # per head: (K, p_i)
+    w_first: torch.Tensor  # (2·h_1, d_s + m): both heads' first layers stacked
+    b_first: torch.Tensor  # (2·h_1,)
+    pre: torch.Tensor  # (H, K, 2·h_1): both heads' first hidden layer at every step
+    hidden: list[list[torch.Tensor]]  # per head: (K, h_i), i >= 2
     values: torch.Tensor  # (H, K, 1)
-
-
-def _augment(layer: torch.nn.Linear, out: torch.Tensor, transposed: bool = False) -> None:
-    """Write ``[W | b]`` of ``layer`` (or its transpose) into the top-left of ``out``; other entries stay."""
-    n_out, n_in = layer.weight.shape
-    if transposed:
-        out[:n_in, :n_out].copy_(layer.weight.t())
-        out[n_in, :n_out].copy_(layer.bias)
-    else:
-        out[:n_out, :n_in].copy_(layer.weight)
-        out[:n_out, n_in].copy_(layer.bias)
 
 
 class MPPIPlanner:
@@ -189,6 +161,9 @@ class MPPIPlanner:
         self.explr_dims = torch.tensor(dims, device=self.device)
         self.explr_weights = (None if config.explr_weights is None else
                               torch.tensor(config.explr_weights, dtype=self.dtype, device=self.device))
+        if self.explr_weights is not None and len(self.explr_weights) != len(dims):
+            raise ValueError(f"explr_weights {config.explr_weights} must have one weight per exploration dim "
+                             f"({len(dims)}: {dims})")
         if config.window:
             window_length(H, len(dims))  # validates
         self.filter = filter_matrix(H, config.filter_coef, dtype=self.dtype, device=self.device)
@@ -202,27 +177,11 @@ class MPPIPlanner:
         if val[0].out_features != h1:
             raise ValueError(f"the planner needs both heads' first layers the same width, got {h1} and "
                              f"{val[0].out_features}")
-        p1 = padded(h1)
-
-        def mid_weights(layers):
-            ws = []
-            for layer in layers[1:-1]:
-                w = torch.zeros(padded(layer.in_features), padded(layer.out_features), **kw)
-                w[layer.in_features, layer.out_features] = 1.0  # carries the ones column forward
-                ws.append(w)
-            return ws
-
-        b_first = torch.zeros(2 * p1, **kw)
-        b_first[h1] = b_first[p1 + h1] = 1.0
-        self._p1 = p1
         self.buf = _Buffers(
             eps=torch.empty(H, K * m, **kw), eta=torch.empty(H, K, m, **kw), actions=torch.empty(H, K, m, **kw),
-            states=torch.empty(H, K, d_s, **kw), w_first=torch.zeros(2 * p1, d_s + m, **kw), b_first=b_first,
-            pre=torch.empty(H, K, 2 * p1, **kw), w_mid=[mid_weights(dyn), mid_weights(val)],
-            w_out=[torch.zeros(layers[-1].out_features, padded(layers[-1].in_features), **kw)
-                   for layers in (dyn, val)],
-            hidden=[[torch.zeros(K, padded(layer.out_features), **kw) for layer in layers[1:-1]]
-                    for layers in (dyn, val)],
+            states=torch.empty(H, K, d_s, **kw), w_first=torch.empty(2 * h1, d_s + m, **kw),
+            b_first=torch.empty(2 * h1, **kw), pre=torch.empty(H, K, 2 * h1, **kw),
+            hidden=[[torch.empty(K, layer.out_features, **kw) for layer in layers[1:-1]] for layers in (dyn, val)],
             values=torch.empty(H, K, 1, **kw))
 
     def reset(self) -> None:
@@ -264,47 +223,39 @@ class MPPIPlanner:
             scores = scores + cfg.lam * control_log_prior(eta, cfg.sigma)
         return scores
 
-    def _pack_weights(self) -> None:
-        """Copy the model's current weights into the augmented layouts (once per plan: they train)."""
-        b, p1 = self.buf, self._p1
-        dyn, val = self.model.linear_layers("dynamics"), self.model.linear_layers("value")
-        h1 = dyn[0].out_features
-        for head, layers in enumerate((dyn, val)):
-            b.w_first[head * p1: head * p1 + h1].copy_(layers[0].weight)
-            b.b_first[head * p1: head * p1 + h1].copy_(layers[0].bias)
-            for layer, w in zip(layers[1:-1], b.w_mid[head], strict=True):
-                _augment(layer, w, transposed=True)
-            _augment(layers[-1], b.w_out[head])
-
     def _rollout(self, s0: torch.Tensor) -> torch.Tensor:
         """Fill ``buf.states`` with ``s_0..s_{H−1}`` for ``buf.actions``; return the values ``(H, K, 1)``.
 
         Before the loop: the action half of both heads' first layers, biases included, for all H steps in
-        one matmul. Per step: the state half accumulated in place, then each head's remaining layers on
-        ``(K, p)`` blocks that stay in cache, each one ``mm`` into a preallocated buffer.
+        one matmul. Per step: the state half accumulated in place (no copy), then each head's remaining
+        layers on ``(K, h)`` blocks that stay in cache, each one ``addmm`` into a preallocated buffer.
         """
-        cfg, b, d_s, p1 = self.config, self.buf, self.state_dim, self._p1
+        cfg, b, d_s = self.config, self.buf, self.state_dim
         H, K = cfg.horizon, cfg.samples
-        self._pack_weights()
+        dyn, val = self.model.linear_layers("dynamics"), self.model.linear_layers("value")
+        h1 = dyn[0].out_features
+        torch.cat([dyn[0].weight, val[0].weight], out=b.w_first)
+        torch.cat([dyn[0].bias, val[0].bias], out=b.b_first)
         w_s, w_a = b.w_first[:, :d_s].t(), b.w_first[:, d_s:].t()  # x·Wᵀ split into state and action halves
         torch.addmm(b.b_first, b.actions.view(H * K, -1), w_a, out=b.pre.view(H * K, -1))
-        dyn_mid = list(zip(b.w_mid[0], b.hidden[0], strict=True))
-        val_mid = list(zip(b.w_mid[1], b.hidden[1], strict=True))
-        w_out, wv_out = b.w_out[0].t(), b.w_out[1].t()
+        dyn_mid = [(layer.bias, layer.weight.t(), h) for layer, h in zip(dyn[1:-1], b.hidden[0], strict=True)]
+        val_mid = [(layer.bias, layer.weight.t(), h) for layer, h in zip(val[1:-1], b.hidden[1], strict=True)]
+        b_out, w_out = dyn[-1].bias, dyn[-1].weight.t()
+        bv_out, wv_out = val[-1].bias, val[-1].weight.t()
         b.states[0].copy_(s0.expand(K, d_s))
         c = cfg.state_clamp
         for t in range(H):
-            first = b.pre[t].addmm_(b.states[t], w_s).relu_()  # ones stay 1, padding stays 0
-            x = first[:, p1:]
-            for w, h in val_mid:
-                x = torch.mm(x, w, out=h).relu_()
-            torch.mm(x, wv_out, out=b.values[t])
+            first = b.pre[t].addmm_(b.states[t], w_s).relu_()
+            x = first[:, h1:]
+            for bias, w, h in val_mid:
+                x = torch.addmm(bias, x, w, out=h).relu_()
+            torch.addmm(bv_out, x, wv_out, out=b.values[t])
             if t == H - 1:  # s_H is never used
                 break
-            x = first[:, :p1]
-            for w, h in dyn_mid:
-                x = torch.mm(x, w, out=h).relu_()
-            torch.addmm(b.states[t], x, w_out, out=b.states[t + 1]).clamp_(-c, c)
+            x = first[:, :h1]
+            for bias, w, h in dyn_mid:
+                x = torch.addmm(bias, x, w, out=h).relu_()
+            torch.addmm(b.states[t], x, w_out, out=b.states[t + 1]).add_(b_out).clamp_(-c, c)
         return b.values
 
     def state_dict(self) -> dict[str, Any]:
