@@ -107,9 +107,11 @@ def resolve_config(scale: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def run(scale: str = "quick", *, executor: Any = "serial", rerun: bool | None = None, **overrides) -> xr.Dataset:
+def run(scale: str = "quick", *, executor: Any = None, rerun: bool | None = None, **overrides) -> xr.Dataset:
     """Load ``data/swimmer_alpha/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
     config = resolve_config(scale, overrides)
+    # smoke: in this process; longer scales: local worker processes, one run per core (or a dask cluster)
+    executor = executor or ("serial" if scale == "smoke" else "process")
 
     def compute(cfg):
         names = methods(cfg)
