@@ -20,7 +20,8 @@ Protocol (spec §4): evaluation every 3,000 steps with 5 *stochastic* episodes (
 published is every 8th of these: 24k, 48k, ...); the loop evaluates at step 0 where the authors logged
 step 1. Scales: ``smoke`` is tiny networks for CI; ``quick`` (CPU) keeps the published actor and schedule
 but uses a **narrow critic** (2 × 256 instead of 2 × 2048; recorded in the Dataset's ``critic`` attribute)
-and 24k steps; ``paper`` is the published configuration, 10 seeds × 1M steps (a GPU job).
+and 24k steps (its replay buffer holds all 24k transitions — what the published 1M buffer holds by then — without
+preallocating 1M rows); ``paper`` is the published configuration, 10 seeds × 1M steps (a GPU job).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
               "max_episode_steps": 40, "agent": _SMOKE_AGENT, "probe_times": [0, 20, 39], "n_action_samples": 64,
               "threads": 1},
     "quick": {"env": "Ant-v5", "seeds": [0, 1], "total_steps": 24_000, "eval_every": 3_000, "eval_episodes": 5,
-              "max_episode_steps": 1000, "agent": {"critic_hidden": [256, 256]}, "probe_times": [0, 100, 500],
+              "max_episode_steps": 1000, "agent": {"critic_hidden": [256, 256], "buffer_size": 24_000},
+              "probe_times": [0, 100, 500],
               "n_action_samples": 1000, "threads": 1},
     "paper": {"env": "Ant-v5", "seeds": list(range(10)), "total_steps": 1_000_000, "eval_every": 3_000,
               "eval_episodes": 5, "max_episode_steps": 1000, "agent": {}, "probe_times": [0, 100, 500],
