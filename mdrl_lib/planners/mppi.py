@@ -14,12 +14,15 @@ One call of :meth:`MPPIPlanner.plan` is one environment step of the authors' pla
 5. weight the samples ``ω_k ∝ exp((J_k − max J)/λ) + 1e-5`` (:func:`mppi_weights`) and update
    ``ā ← ā + Σ_k ω_k η^{(k)}``; return ``ā_0``.
 
-Speed: all K samples go through each layer as one ``addmm`` into preallocated buffers; no tensor is
-allocated inside the horizon loop. Both heads read the same ``(s_t, v_t)``, so their first layers are one
-stacked matmul, and its action half is computed for all H steps in one matmul before the loop. Each
-step's activations are ``(K, h)`` blocks that stay in cache (one big value pass over all ``H·K`` pairs
-after the loop was measured slower: its 16 MB activations do not). The last predicted state ``s_H``
-is never used, so it is not computed. See ``benchmarks/planner.py`` for the plan time against its roofline.
+Speed: all K samples go through each layer as one matmul into preallocated buffers, and no tensor is
+allocated inside the horizon loop. Each step's input ``(s_t, v_t, 1)`` lives in one ``(H, K, d_s+m+1)``
+buffer: the sampled actions are written once, each predicted state straight into the next step's row,
+and the ones column carries both heads' first-layer biases, so the stacked first layers of the two
+heads (they read the same input) are one plain ``mm``. Activations are ``(K, h)`` blocks that stay in
+cache; two layouts measured slower and were dropped: one value pass over all ``H·K`` pairs after the
+loop, and the first layers' action half precomputed for all steps (both stream tens of MB through
+memory). The last predicted state ``s_H`` is never used, so it is not computed. See
+``benchmarks/planner.py`` for the plan time against its roofline.
 """
 
 from __future__ import annotations
@@ -129,11 +132,9 @@ class _Buffers:
 
     eps: torch.Tensor  # (H, K·m)
     eta: torch.Tensor  # (H, K, m)
-    actions: torch.Tensor  # (H, K, m)
-    states: torch.Tensor  # (H, K, d_s)
-    w_first: torch.Tensor  # (2·h_1, d_s + m): both heads' first layers stacked
-    b_first: torch.Tensor  # (2·h_1,)
-    pre: torch.Tensor  # (H, K, 2·h_1): both heads' first hidden layer at every step
+    inputs: torch.Tensor  # (H, K, d_s + m + 1): (s_t, v_t, 1) of every step; the ones column carries the bias
+    w_first: torch.Tensor  # (d_s + m + 1, 2·h_1): both heads' first layers [W | b]ᵀ, stacked
+    first: torch.Tensor  # (K, 2·h_1): both heads' first hidden layer at one step
     hidden: list[list[torch.Tensor]]  # per head: (K, h_i), i >= 2
     values: torch.Tensor  # (H, K, 1)
 
@@ -177,12 +178,23 @@ class MPPIPlanner:
         if val[0].out_features != h1:
             raise ValueError(f"the planner needs both heads' first layers the same width, got {h1} and "
                              f"{val[0].out_features}")
+        inputs = torch.empty(H, K, d_s + m + 1, **kw)
+        inputs[..., -1] = 1.0
         self.buf = _Buffers(
-            eps=torch.empty(H, K * m, **kw), eta=torch.empty(H, K, m, **kw), actions=torch.empty(H, K, m, **kw),
-            states=torch.empty(H, K, d_s, **kw), w_first=torch.empty(2 * h1, d_s + m, **kw),
-            b_first=torch.empty(2 * h1, **kw), pre=torch.empty(H, K, 2 * h1, **kw),
+            eps=torch.empty(H, K * m, **kw), eta=torch.empty(H, K, m, **kw), inputs=inputs,
+            w_first=torch.empty(d_s + m + 1, 2 * h1, **kw), first=torch.empty(K, 2 * h1, **kw),
             hidden=[[torch.empty(K, layer.out_features, **kw) for layer in layers[1:-1]] for layers in (dyn, val)],
             values=torch.empty(H, K, 1, **kw))
+
+    @property
+    def states(self) -> torch.Tensor:
+        """``(H, K, d_s)`` view of the predicted states ``s_0..s_{H−1}`` of the last plan."""
+        return self.buf.inputs[..., : self.state_dim]
+
+    @property
+    def actions(self) -> torch.Tensor:
+        """``(H, K, m)`` view of the sampled actions of the last plan."""
+        return self.buf.inputs[..., self.state_dim: -1]
 
     def reset(self) -> None:
         """Zero the warm start (episode start)."""
@@ -209,14 +221,14 @@ class MPPIPlanner:
     @torch.no_grad()
     def scores(self, state, eta: torch.Tensor, entropy: bool = True) -> torch.Tensor:
         """``J (K,)`` of perturbations ``eta (H, K, m)`` around the current nominal, from ``state (d_s,)``."""
-        cfg, b = self.config, self.buf
+        cfg = self.config
         H, K = cfg.horizon, cfg.samples
         s0 = torch.as_tensor(state, dtype=self.dtype).to(self.device).view(1, self.state_dim)
-        torch.add(self.nominal.unsqueeze(1), eta, out=b.actions)
+        torch.add(self.nominal.unsqueeze(1), eta, out=self.actions)
         values = self._rollout(s0)
         scores = values.view(H, K).sum(dim=0)
         if entropy and self.alpha != 0.0:
-            y = b.states.index_select(2, self.explr_dims).transpose(0, 1)  # (K, H, d)
+            y = self.states.index_select(2, self.explr_dims).transpose(0, 1)  # (K, H, d)
             scores = scores + self.alpha * path_entropy(y, self.explr_weights, jitter=cfg.jitter,
                                                         generator=self.generator, window=cfg.window)
         if cfg.control_variance:
@@ -224,28 +236,30 @@ class MPPIPlanner:
         return scores
 
     def _rollout(self, s0: torch.Tensor) -> torch.Tensor:
-        """Fill ``buf.states`` with ``s_0..s_{H−1}`` for ``buf.actions``; return the values ``(H, K, 1)``.
+        """Fill the states of ``buf.inputs`` (``s_0..s_{H−1}``) for its actions; return the values ``(H, K, 1)``.
 
-        Before the loop: the action half of both heads' first layers, biases included, for all H steps in
-        one matmul. Per step: the state half accumulated in place (no copy), then each head's remaining
-        layers on ``(K, h)`` blocks that stay in cache, each one ``addmm`` into a preallocated buffer.
+        Per step, all in ``(K, ·)`` blocks that stay in cache: one ``mm`` of ``(s_t, v_t, 1)`` with both
+        heads' stacked first layers (biases in the weight), then each head's remaining layers, each one
+        ``addmm`` into a preallocated buffer; the next state is written straight into the next step's input.
         """
         cfg, b, d_s = self.config, self.buf, self.state_dim
         H, K = cfg.horizon, cfg.samples
         dyn, val = self.model.linear_layers("dynamics"), self.model.linear_layers("value")
         h1 = dyn[0].out_features
-        torch.cat([dyn[0].weight, val[0].weight], out=b.w_first)
-        torch.cat([dyn[0].bias, val[0].bias], out=b.b_first)
-        w_s, w_a = b.w_first[:, :d_s].t(), b.w_first[:, d_s:].t()  # x·Wᵀ split into state and action halves
-        torch.addmm(b.b_first, b.actions.view(H * K, -1), w_a, out=b.pre.view(H * K, -1))
+        n_in = dyn[0].in_features
+        for i, layer in enumerate((dyn[0], val[0])):
+            b.w_first[:n_in, i * h1:(i + 1) * h1].copy_(layer.weight.t())
+            b.w_first[n_in, i * h1:(i + 1) * h1].copy_(layer.bias)
         dyn_mid = [(layer.bias, layer.weight.t(), h) for layer, h in zip(dyn[1:-1], b.hidden[0], strict=True)]
         val_mid = [(layer.bias, layer.weight.t(), h) for layer, h in zip(val[1:-1], b.hidden[1], strict=True)]
         b_out, w_out = dyn[-1].bias, dyn[-1].weight.t()
         bv_out, wv_out = val[-1].bias, val[-1].weight.t()
-        b.states[0].copy_(s0.expand(K, d_s))
+        states = self.states
+        states[0].copy_(s0.expand(K, d_s))
         c = cfg.state_clamp
+        first, w_first = b.first, b.w_first
         for t in range(H):
-            first = b.pre[t].addmm_(b.states[t], w_s).relu_()
+            torch.mm(b.inputs[t], w_first, out=first).relu_()
             x = first[:, h1:]
             for bias, w, h in val_mid:
                 x = torch.addmm(bias, x, w, out=h).relu_()
@@ -255,7 +269,7 @@ class MPPIPlanner:
             x = first[:, :h1]
             for bias, w, h in dyn_mid:
                 x = torch.addmm(bias, x, w, out=h).relu_()
-            torch.addmm(b.states[t], x, w_out, out=b.states[t + 1]).add_(b_out).clamp_(-c, c)
+            torch.addmm(states[t], x, w_out, out=states[t + 1]).add_(b_out).clamp_(-c, c)
         return b.values
 
     def state_dict(self) -> dict[str, Any]:
