@@ -36,13 +36,16 @@ def plan_flops(model: DynamicsValueModel, samples: int, horizon: int) -> float:
     return float(per * samples * horizon)
 
 
+CLOCK = time.perf_counter
+
+
 def best_time(fn, n: int, sync) -> float:
     sync()
-    t = time.perf_counter()
+    t = CLOCK()
     for _ in range(n):
         fn()
     sync()
-    return (time.perf_counter() - t) / n
+    return (CLOCK() - t) / n
 
 
 def matmul_fn(device):
@@ -76,7 +79,12 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timing blocks")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: get_device())")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: perf_counter; cpu: this process's CPU time — robust on a shared machine, "
+                             "meaningful with --threads 1 only (threads' CPU times add up)")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
@@ -104,7 +112,7 @@ def main(argv=None) -> None:
     gflops = 2 * 2048**3 / min(t_mm) / 1e9
     roof = flops / (gflops * 1e9)
     p, q = min(t_plan), min(t_plain)
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, clock {args.clock}")
     print(f"matmul 2048² throughput: {gflops:.1f} GFLOP/s (median {2 * 2048**3 / np.median(t_mm) / 1e9:.1f})")
     print(f"plan FLOPs (K={cfg.planner.samples}, H={cfg.planner.horizon}, 200×200, both heads): "
           f"{flops / 1e9:.3f} GFLOP -> roofline {roof * 1e3:.2f} ms")
