@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             algo, beta, seed = args.run[0], float(args.run[1]), int(args.run[2])
             ds = _RunPointMass(args.scale, cfg)(seed=seed, algo=algo, beta=beta)
             print(f"{algo} beta={beta:g} seed={seed}: final eval return {ds.eval_return.values[-1]}, "
-                  f"{ds.sizes['episode']} episodes, {float(ds.run_wall_time_s):.0f} s")
+                  f"{int(ds.episodes[-1])} episodes, {float(ds.run_wall_time_s):.0f} s")
         else:
             print(run(args.scale))
     except ValueError as err:
