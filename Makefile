@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCALE  ?= quick
+NOTEBOOKS ?=
+ONLY   := $(if $(strip $(NOTEBOOKS)),--only $(NOTEBOOKS))
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
@@ -15,6 +17,7 @@ help:
 	@echo "make figures                 regenerate every figure (quick scale, from committed data/)"
 	@echo "make test                    unit tests + every notebook at smoke scale (nbval)"
 	@echo "make reproduce SCALE=quick   re-run the experiments instead of reading data/ (quick|paper)"
+	@echo "  NOTEBOOKS=\"10 21\"           (figures, reproduce) only these notebooks, by number or name"
 	@echo "make lint                    ruff + notebooks stored stripped"
 
 venv: $(STAMP)
@@ -29,7 +32,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 figures: $(STAMP)
-	$(PY) -m mdrl_lib.notebooks run --scale quick
+	$(PY) -m mdrl_lib.notebooks run --scale quick $(ONLY)
 
 test: $(STAMP)
 	rm -rf build/notebooks/smoke
@@ -38,7 +41,7 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	@case "$(SCALE)" in quick|paper) ;; *) echo "error: SCALE=$(SCALE) is not valid; use SCALE=quick or SCALE=paper"; exit 2;; esac
-	MDRL_RERUN=1 $(PY) -m mdrl_lib.notebooks run --scale $(SCALE)
+	MDRL_RERUN=1 $(PY) -m mdrl_lib.notebooks run --scale $(SCALE) $(ONLY)
 
 paper:
 	$(MAKE) reproduce SCALE=paper

@@ -142,6 +142,31 @@ def execute(path: str | Path, scale: str, *, out_dir: str | Path | None = None,
     return out
 
 
+def missing_data(scale: str, nbs: Sequence[Path]) -> dict[str, list[str]]:
+    """``{stem: [data files]}`` for the notebooks among ``nbs`` whose results file at ``scale`` is not on disk.
+
+    The files come from the *Data* column of FIGURES.md (``data/<experiment>/quick.nc``, renamed to the
+    scale). Such a notebook trains its experiment when it runs (see ``results.load_or_run``). ``smoke`` is
+    never cached, so nothing is reported for it.
+    """
+    if scale == "smoke":
+        return {}
+    from mdrl_lib.figures_index import read_figures_table
+    from mdrl_lib.paths import data_dir
+
+    stems = {nb.stem for nb in nbs}
+    missing: dict[str, list[str]] = {}
+    for row in read_figures_table():
+        if row.notebook not in stems or not row.data.startswith("data/"):
+            continue
+        experiment = Path(row.data).parent.name
+        path = data_dir(scale) / experiment / f"{scale}.nc"
+        shown = f"data/{experiment}/{scale}.nc"
+        if not path.exists() and shown not in missing.get(row.notebook, []):
+            missing.setdefault(row.notebook, []).append(shown)
+    return missing
+
+
 def run_all(scale: str, *, only: Sequence[str] | None = None, out_dir: str | Path | None = None,
             extra: Mapping[str, Any] | None = None, prepare_only: bool = False) -> dict[str, float]:
     """Execute (or prepare) every notebook in order; return ``{stem: seconds}`` and write timings.json.
@@ -153,6 +178,10 @@ def run_all(scale: str, *, only: Sequence[str] | None = None, out_dir: str | Pat
     nbs = list_notebooks(only)
     for nb in nbs:
         load_params(nb, scale, extra)
+    if not prepare_only:
+        for stem, files in missing_data(scale, nbs).items():
+            print(f"[{scale}] note: {', '.join(files)} not on disk -> {stem} trains it now (can take hours on a "
+                  "2-core CPU; runs checkpoint under build/checkpoints and resume when restarted)", flush=True)
     times: dict[str, float] = {}
     for nb in nbs:
         t0 = time.perf_counter()

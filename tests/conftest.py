@@ -1,8 +1,12 @@
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The unit tests use tiny networks: one intra-op thread avoids thread start-up and oversubscription on 2 cores
+# (the notebooks run in their own kernels and keep torch's default).
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -94,3 +94,15 @@ def test_repository_notebooks_have_valid_params():
         meta = nbformat.read(nb, as_version=4).metadata
         assert meta.get("kernelspec", {}).get("name") == "python3", f"{nb.name}: kernelspec missing"
     assert shutil.which("papermill") or (ROOT / ".venv" / "bin" / "papermill").exists()
+
+
+def test_missing_data_names_the_results_files_a_run_would_train(isolated):
+    """make figures warns up front about notebooks whose data/<experiment>/<scale>.nc is absent."""
+    nbs = notebooks.list_notebooks(["90"])
+    assert notebooks.missing_data("quick", nbs) == {"90_reference_scores": ["data/random_baseline/quick.nc"]}
+    assert notebooks.missing_data("smoke", nbs) == {}
+    target = isolated / "data" / "random_baseline" / "quick.nc"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"")
+    assert notebooks.missing_data("quick", nbs) == {}
+    assert notebooks.missing_data("paper", nbs) == {"90_reference_scores": ["data/random_baseline/paper.nc"]}
