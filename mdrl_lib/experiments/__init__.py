@@ -7,7 +7,11 @@ command line ``python -m mdrl_lib.experiments NAME --scale quick`` runs (or load
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping
 from types import ModuleType
+from typing import Any
+
+from mdrl_lib.paths import check_scale
 
 #: experiment name -> module under mdrl_lib.experiments (added as experiments land)
 EXPERIMENTS = {
@@ -25,3 +29,22 @@ def get_experiment(name: str) -> ModuleType:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid experiments are {', '.join(sorted(EXPERIMENTS))}")
     return importlib.import_module(EXPERIMENTS[name])
+
+
+def merge_config(name: str, configs: Mapping[str, Mapping[str, Any]], scale: str,
+                 overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``configs[scale]`` with ``overrides`` applied; a clear error for a bad scale or an unknown key."""
+    check_scale(scale)
+    config = {**configs[scale], **overrides}
+    unknown = set(config) - set(configs[scale])
+    if unknown:
+        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {name}; valid: {sorted(configs[scale])}")
+    return config
+
+
+def check_choices(label: str, values: Iterable[Any], valid: Iterable[Any]) -> None:
+    """Raise ``ValueError`` naming the ``values`` that are not in ``valid`` (e.g. unknown algorithms)."""
+    valid = list(valid)
+    bad = [v for v in values if v not in valid]
+    if bad:
+        raise ValueError(f"unknown {label}(s) {bad}; valid {label}s are {', '.join(map(str, valid))}")

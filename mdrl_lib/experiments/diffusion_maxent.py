@@ -37,7 +37,8 @@ from mdrl_lib.agents.ppo import PPOAgent, PPOConfig
 from mdrl_lib.agents.sac import SACAgent, SACConfig
 from mdrl_lib.agents.wpo import WPOAgent
 from mdrl_lib.envs import make_env
-from mdrl_lib.paths import build_dir, check_scale
+from mdrl_lib.experiments import check_choices, merge_config
+from mdrl_lib.paths import build_dir
 from mdrl_lib.results import load_or_run
 from mdrl_lib.sweep import run_sweep
 from mdrl_lib.train import TrainConfig, train
@@ -129,14 +130,8 @@ def settings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, max_workers: int | None = None,
         **overrides) -> xr.Dataset:
     """Load ``data/diffusion_maxent/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
-    check_scale(scale)
-    config = {**CONFIGS[scale], **overrides}
-    unknown = set(config) - set(CONFIGS[scale])
-    if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
-    bad = [a for a in config["algos"] if a not in ALGOS]
-    if bad:
-        raise ValueError(f"unknown algorithm(s) {bad}; valid algorithms are {', '.join(ALGOS)}")
+    config = merge_config(NAME, CONFIGS, scale, overrides)
+    check_choices("algorithm", config["algos"], ALGOS)
     for env in config["envs"]:
         make_env(env).close()  # a clear error for an unknown env before any run starts
 

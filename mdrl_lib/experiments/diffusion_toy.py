@@ -29,7 +29,7 @@ from mdrl_lib.agents.diffusion_policy import DiffusionPolicyConfig
 from mdrl_lib.agents.sac import SACAgent, SACConfig
 from mdrl_lib.agents.wpo import WPOAgent
 from mdrl_lib.envs import make_env
-from mdrl_lib.paths import check_scale
+from mdrl_lib.experiments import check_choices, merge_config
 from mdrl_lib.results import load_or_run
 from mdrl_lib.sweep import run_sweep
 from mdrl_lib.train import TrainConfig, train
@@ -110,14 +110,8 @@ def settings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, **overrides) -> xr.Dataset:
     """Load ``data/diffusion_toy/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
-    check_scale(scale)
-    config = {**CONFIGS[scale], **overrides}
-    unknown = set(config) - set(CONFIGS[scale])
-    if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
-    bad = [a for a in config["algos"] if a not in ALGOS]
-    if bad:
-        raise ValueError(f"unknown algorithm(s) {bad}; valid algorithms are {', '.join(ALGOS)}")
+    config = merge_config(NAME, CONFIGS, scale, overrides)
+    check_choices("algorithm", config["algos"], ALGOS)
 
     def compute(cfg):
         return run_sweep(_Bound(cfg), settings(cfg), cfg["seeds"], executor=executor)

@@ -36,7 +36,8 @@ import xarray as xr
 
 from mdrl_lib.agents.dime import DIMEAgent, DIMEConfig
 from mdrl_lib.envs import make_env
-from mdrl_lib.paths import build_dir, check_scale
+from mdrl_lib.experiments import merge_config
+from mdrl_lib.paths import build_dir
 from mdrl_lib.results import load_or_run
 from mdrl_lib.sweep import run_sweep
 from mdrl_lib.train import TrainConfig, train
@@ -132,11 +133,7 @@ class _bound:
 
 def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, **overrides) -> xr.Dataset:
     """Load ``data/dime/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
-    check_scale(scale)
-    config = {**CONFIGS[scale], **overrides}
-    unknown = set(config) - set(CONFIGS[scale])
-    if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
+    config = merge_config(NAME, CONFIGS, scale, overrides)
     if config["env"] not in REFERENCE_TASK:
         raise ValueError(f"env {config['env']!r} has no released DIME curves to compare with; valid envs are "
                          f"{', '.join(REFERENCE_TASK)}")

@@ -29,7 +29,8 @@ import torch
 import xarray as xr
 
 from mdrl_lib.envs import make_env
-from mdrl_lib.paths import build_dir, check_scale
+from mdrl_lib.experiments import check_choices, merge_config
+from mdrl_lib.paths import build_dir
 from mdrl_lib.results import CorruptResultsError, canonical_json, load_or_run, load_results, save_results
 from mdrl_lib.sweep import run_sweep
 from mdrl_lib.train import TrainConfig, train
@@ -248,14 +249,8 @@ class _RunPointMass:
 
 
 def resolve_config(scale: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    check_scale(scale)
-    config = {**CONFIGS[scale], **overrides}
-    unknown = set(config) - set(CONFIGS[scale])
-    if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
-    bad = [a for a in config["algos"] if a not in ALGOS]
-    if bad:
-        raise ValueError(f"unknown algorithm(s) {bad}; valid: {', '.join(ALGOS)}")
+    config = merge_config(NAME, CONFIGS, scale, overrides)
+    check_choices("algorithm", config["algos"], ALGOS)
     return config
 
 

@@ -14,7 +14,7 @@ import xarray as xr
 
 from mdrl_lib.agents.random_agent import UniformRandomAgent
 from mdrl_lib.envs import make_env
-from mdrl_lib.paths import check_scale
+from mdrl_lib.experiments import merge_config
 from mdrl_lib.results import load_or_run
 from mdrl_lib.sweep import run_sweep
 from mdrl_lib.train import TrainConfig, train
@@ -50,11 +50,7 @@ def run_one(seed: int, env: str, total_steps: int, eval_every: int, eval_episode
 def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, **overrides
         ) -> xr.Dataset:
     """Load ``data/random_baseline/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
-    check_scale(scale)
-    config = {**CONFIGS[scale], **overrides}
-    unknown = set(config) - set(CONFIGS[scale])
-    if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
+    config = merge_config(NAME, CONFIGS, scale, overrides)
 
     def compute(cfg):
         fixed = {k: cfg[k] for k in ("total_steps", "eval_every", "eval_episodes", "max_episode_steps")}

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mdrl_lib.experiments import check_choices, merge_config
 from mdrl_lib.experiments.point_mass import _schedule, _strip, train_one
-from mdrl_lib.paths import check_scale
 from mdrl_lib.results import load_or_run
 from mdrl_lib.sweep import run_sweep
 
@@ -94,14 +94,8 @@ class _RunSwimmer:
 
 
 def resolve_config(scale: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    check_scale(scale)
-    config = {**CONFIGS[scale], **overrides}
-    unknown = set(config) - set(CONFIGS[scale])
-    if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {NAME}; valid: {sorted(CONFIGS[scale])}")
-    bad = [b for b in config["baselines"] if b not in BASELINES]
-    if bad:
-        raise ValueError(f"unknown baseline(s) {bad}; valid: {', '.join(BASELINES)}")
+    config = merge_config(NAME, CONFIGS, scale, overrides)
+    check_choices("baseline", config["baselines"], BASELINES)
     if any(not a > 0 for a in config["alphas"]):
         raise ValueError(f"alphas must be > 0, got {config['alphas']}")
     return config
