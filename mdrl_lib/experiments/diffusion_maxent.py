@@ -11,14 +11,21 @@ Scales (all settings are in :data:`CONFIGS`):
 
 * ``smoke``: seconds, tiny networks, every code path.
 * ``quick``: HalfCheetah-v5 and InvertedPendulum-v5 (a MuJoCo task that is learned within the budget), 3 seeds,
-  12 000 steps, K = 4, 128-wide networks, one gradient step per env step for every off-policy agent (the authors
-  scale it by K), shorter PPO rollouts — what a 2-core CPU can do in well under an hour. It is *not* the paper's
+  12 000 steps, K = 4 on both and the sweep K ∈ {1, 4, 8} on InvertedPendulum-v5 (``K_sweep``), 128-wide
+  networks, one gradient step per env step for every off-policy agent (the authors scale it by K), shorter PPO
+  rollouts — what a 2-core CPU can do in well under an hour. It is *not* the paper's
   budget: at 12 000 steps no agent has left the random-policy level on HalfCheetah.
 * ``paper``: the four MuJoCo tasks of issue 6, 10 seeds, 1 M steps, K ∈ {1, 4, 8, 16}, full-size networks.
+
+``Ks`` are run on every env; ``K_sweep = {"envs": [...], "Ks": [...]}`` adds Ks on some envs only (the quick K sweep
+costs ~40 core-minutes on InvertedPendulum and would cost hours on HalfCheetah). When only these grid keys changed,
+the runs already in the data file are kept and only the missing (env, algo, K) are trained
+(:func:`reusable_results`); the file's ``reused_runs`` attribute lists them, with the commit that made them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import replace
@@ -39,7 +46,7 @@ from mdrl_lib.agents.wpo import WPOAgent
 from mdrl_lib.envs import make_env
 from mdrl_lib.experiments import check_choices, merge_config
 from mdrl_lib.paths import build_dir
-from mdrl_lib.results import load_or_run
+from mdrl_lib.results import CorruptResultsError, canonical_json, load_or_run, load_results, results_path
 from mdrl_lib.sweep import run_sweep
 from mdrl_lib.train import TrainConfig, train
 
@@ -51,15 +58,18 @@ ENVS = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5")
 #: per-interval training metrics kept in the results (NaN for algorithms that do not log one)
 METRICS = ("critic_loss", "actor_loss", "policy_loss", "value_loss", "alpha", "entropy", "entropy_bound")
 
-_COMMON = {"algos": list(ALGOS), "max_episode_steps": 1000}
+_COMMON = {"algos": list(ALGOS), "max_episode_steps": 1000, "K_sweep": {"envs": [], "Ks": []}}
+#: config keys that only choose which (env, algo, K) are run: changing them keeps the runs already made
+GRID_KEYS = ("Ks", "K_sweep")
 CONFIGS: dict[str, dict[str, Any]] = {
     "smoke": {**_COMMON, "envs": ["HalfCheetah-v5"], "Ks": [2], "seeds": [0], "total_steps": 240, "eval_every": 120,
               "eval_episodes": 1, "max_episode_steps": 60, "hidden": [32, 32], "diffusion_hidden": [32, 32],
               "batch_size": 32, "random_steps": 60, "learning_starts": 60, "updates_per_step": 1,
               "ppo_n_steps": 120, "ppo_minibatches": 4, "ppo_epochs": 2, "ppo_hidden": [16, 16],
+              "K_sweep": {"envs": ["HalfCheetah-v5"], "Ks": [1]},
               "torch_threads": 1},  # tiny networks: extra threads only spin
     "quick": {**_COMMON, "envs": ["HalfCheetah-v5", "InvertedPendulum-v5"], "Ks": [4], "seeds": [0, 1, 2],
-              "total_steps": 12000,
+              "K_sweep": {"envs": ["InvertedPendulum-v5"], "Ks": [1, 4, 8]}, "total_steps": 12000,
               "eval_every": 2000, "eval_episodes": 3, "hidden": [128, 128], "diffusion_hidden": [128, 128, 128],
               "batch_size": 128, "random_steps": 2000, "learning_starts": 2000, "updates_per_step": 1,
               "ppo_n_steps": 1000, "ppo_minibatches": 16, "ppo_epochs": 10, "ppo_hidden": [64, 64]},
@@ -118,13 +128,41 @@ def run_one(seed: int, env: str, algo: str, K: int, cfg: dict[str, Any], checkpo
 
 
 def settings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """The (env, algo, K) grid: bases once with K = 0, each Diff* once per K."""
+    """The (env, algo, K) grid: bases once with K = 0, each Diff* once per K (``Ks``, plus ``K_sweep`` on its envs)."""
+    sweep = cfg.get("K_sweep") or {"envs": [], "Ks": []}
     out = []
     for env in cfg["envs"]:
+        Ks = sorted(set(cfg["Ks"]) | (set(sweep["Ks"]) if env in sweep["envs"] else set()))
         for algo in cfg["algos"]:
-            for K in ([0] if algo not in BASE_OF else cfg["Ks"]):
+            for K in ([0] if algo not in BASE_OF else Ks):
                 out.append({"env": env, "algo": algo, "K": K})
     return out
+
+
+def reusable_results(cfg: dict[str, Any], path: Path) -> xr.Dataset | None:
+    """The results at ``path`` when their config equals ``cfg`` up to :data:`GRID_KEYS` (else ``None``).
+
+    Such a file was made by the same agents, schedule and seeds; only the set of (env, algo, K) differs, so its
+    finished runs are as good as new ones and need not be trained again.
+    """
+    if not path.exists():
+        return None
+    try:
+        old = load_results(path)
+    except CorruptResultsError:
+        return None
+    strip = lambda c: {k: v for k, v in c.items() if k not in GRID_KEYS}  # noqa: E731
+    if strip(json.loads(old.attrs["config"])) != strip(json.loads(canonical_json(cfg))):
+        return None
+    return old
+
+
+def _has_run(old: xr.Dataset, s: dict[str, Any], seeds: list[int]) -> bool:
+    try:
+        ret = old.eval_return.sel(env=s["env"], algo=s["algo"], K=s["K"], seed=seeds)
+    except KeyError:
+        return False
+    return bool(ret.notnull().all())
 
 
 def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, max_workers: int | None = None,
@@ -137,8 +175,25 @@ def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None =
 
     def compute(cfg):
         root = os.environ.get("MDRL_CHECKPOINTS") or str(build_dir() / "checkpoints" / NAME / scale)
-        return run_sweep(_Bound(cfg, root if scale != "smoke" else None), settings(cfg), cfg["seeds"],
-                         executor=executor, max_workers=max_workers)
+        grid = settings(cfg)
+        old = None if scale == "smoke" else reusable_results(cfg, results_path(NAME, scale))
+        kept = [s for s in grid if old is not None and _has_run(old, s, cfg["seeds"])]
+        todo = [s for s in grid if s not in kept]
+        if kept:
+            print(f"{NAME} [{scale}]: keeping {len(kept)} finished (env, algo, K) of {results_path(NAME, scale)}, "
+                  f"training {len(todo)}")
+        parts = [old.sel(env=[s["env"]], algo=[s["algo"]], K=[s["K"]], seed=cfg["seeds"]) for s in kept]
+        if todo:
+            parts.append(run_sweep(_Bound(cfg, root if scale != "smoke" else None), todo, cfg["seeds"],
+                                   executor=executor, max_workers=max_workers))
+        ds = xr.merge([p.drop_attrs() for p in parts], join="outer", compat="no_conflicts")
+        order = {key: list(dict.fromkeys(s[key] for s in grid)) for key in ("env", "algo", "K")}
+        ds = ds.reindex({**order, "seed": cfg["seeds"]})
+        if kept:
+            ds.attrs["reused_runs"] = canonical_json({"from_commit": old.attrs.get("git_commit"),
+                                                      "from_created_at": old.attrs.get("created_at"),
+                                                      "runs": [f"{s['env']} {s['algo']} K={s['K']}" for s in kept]})
+        return ds
 
     return load_or_run(NAME, scale, config, compute, rerun=rerun)
 

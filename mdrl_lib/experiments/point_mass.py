@@ -271,6 +271,23 @@ def run(scale: str = "quick", *, executor: Any = None, rerun: bool | None = None
     return load_or_run(NAME, scale, config, compute, rerun=rerun)
 
 
+def final_error(ds: xr.Dataset) -> xr.DataArray:
+    """The paper's final-policy error ``Σ_t (x_t² + y_t²)`` = −return of each final evaluation episode.
+
+    Episodes that left the box (shorter than the episode length) are NaN — the authors drop them (§5.2).
+    Returns ``(algo, beta, seed, eval_episode)``.
+    """
+    length = json.loads(ds.attrs["config"])["max_episode_steps"]
+    final = ds.isel(step=-1)
+    return (-final.eval_return).where(final.eval_length >= length)
+
+
+def maxdiff_advantage(ds: xr.Dataset) -> xr.DataArray:
+    """Per β: mean final error of each baseline minus MaxDiff's (positive = MaxDiff better); ``(algo, beta)``."""
+    err = final_error(ds).mean(("seed", "eval_episode"))
+    return (err - err.sel(algo="MaxDiff")).drop_sel(algo="MaxDiff")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mdrl_lib.experiments.point_mass")
     parser.add_argument("--scale", default="quick")
@@ -294,19 +311,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def final_error(ds: xr.Dataset) -> xr.DataArray:
-    """The paper's final-policy error ``Σ_t (x_t² + y_t²)`` = −return of each final evaluation episode.
-
-    Episodes that left the box (shorter than the episode length) are NaN — the authors drop them (§5.2).
-    Returns ``(algo, beta, seed, eval_episode)``.
-    """
-    length = json.loads(ds.attrs["config"])["max_episode_steps"]
-    final = ds.isel(step=-1)
-    return (-final.eval_return).where(final.eval_length >= length)
-
-
-def maxdiff_advantage(ds: xr.Dataset) -> xr.DataArray:
-    """Per β: mean final error of each baseline minus MaxDiff's (positive = MaxDiff better); ``(algo, beta)``."""
-    err = final_error(ds).mean(("seed", "eval_episode"))
-    return (err - err.sel(algo="MaxDiff")).drop_sel(algo="MaxDiff")
