@@ -157,6 +157,27 @@ def reusable_results(cfg: dict[str, Any], path: Path) -> xr.Dataset | None:
     return old
 
 
+def _label(s: dict[str, Any]) -> str:
+    return f"{s['env']} {s['algo']} K={s['K']}"
+
+
+def reuse_provenance(old: xr.Dataset, kept: list[str]) -> list[dict[str, Any]]:
+    """Where each kept run was made: ``[{"from_commit", "from_created_at", "runs"}, ...]``.
+
+    A run the old file had itself kept from an earlier one keeps that earlier record, so the commit that trained
+    each run stays on record however many times the grid grows.
+    """
+    earlier = json.loads(old.attrs.get("reused_runs", "[]"))
+    earlier = [earlier] if isinstance(earlier, dict) else earlier
+    records: dict[tuple[str, str], list[str]] = {}
+    for run in kept:
+        source = next((r for r in earlier if run in r["runs"]), None)
+        key = ((source["from_commit"], source["from_created_at"]) if source else
+               (str(old.attrs.get("git_commit")), str(old.attrs.get("created_at"))))
+        records.setdefault(key, []).append(run)
+    return [{"from_commit": c, "from_created_at": t, "runs": runs} for (c, t), runs in records.items()]
+
+
 def _has_run(old: xr.Dataset, s: dict[str, Any], seeds: list[int]) -> bool:
     try:
         ret = old.eval_return.sel(env=s["env"], algo=s["algo"], K=s["K"], seed=seeds)
@@ -187,12 +208,10 @@ def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None =
             parts.append(run_sweep(_Bound(cfg, root if scale != "smoke" else None), todo, cfg["seeds"],
                                    executor=executor, max_workers=max_workers))
         ds = xr.merge([p.drop_attrs() for p in parts], join="outer", compat="no_conflicts")
-        order = {key: list(dict.fromkeys(s[key] for s in grid)) for key in ("env", "algo", "K")}
-        ds = ds.reindex({**order, "seed": cfg["seeds"]})
+        order = {key: list(dict.fromkeys(s[key] for s in grid)) for key in ("env", "algo")}
+        ds = ds.reindex({**order, "K": sorted({s["K"] for s in grid}), "seed": cfg["seeds"]})
         if kept:
-            ds.attrs["reused_runs"] = canonical_json({"from_commit": old.attrs.get("git_commit"),
-                                                      "from_created_at": old.attrs.get("created_at"),
-                                                      "runs": [f"{s['env']} {s['algo']} K={s['K']}" for s in kept]})
+            ds.attrs["reused_runs"] = canonical_json(reuse_provenance(old, [_label(s) for s in kept]))
         return ds
 
     return load_or_run(NAME, scale, config, compute, rerun=rerun)
