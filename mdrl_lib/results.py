@@ -59,11 +59,16 @@ class CorruptResultsError(ResultsError):
 
 
 def git_commit() -> str:
-    """The current commit of the repository, ``+dirty`` if tracked files differ; ``"unknown"`` outside git."""
+    """The current commit of the repository, ``+dirty`` if tracked files differ; ``"unknown"`` outside git.
+
+    Results and figures (``data/``, ``figures/``) do not count: regenerating a data file while an older version
+    of it is committed does not make the code that produced it dirty.
+    """
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root(), capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root(),
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)data", ":(exclude)figures"], cwd=root(),
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
