@@ -37,7 +37,7 @@ figures: $(STAMP)
 test: $(STAMP)
 	rm -rf build/notebooks/smoke
 	$(PY) -m mdrl_lib.notebooks prepare --scale smoke
-	$(PY) -m pytest -p no:cacheprovider tests build/notebooks/smoke --nbval-lax --nbval-current-env
+	$(PY) -m pytest -p no:cacheprovider tests build/notebooks/smoke --nbval-lax --nbval-current-env --durations=25
 
 reproduce: $(STAMP)
 	@case "$(SCALE)" in quick|paper) ;; *) echo "error: SCALE=$(SCALE) is not valid; use SCALE=quick or SCALE=paper"; exit 2;; esac
