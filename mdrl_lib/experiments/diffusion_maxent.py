@@ -13,7 +13,7 @@ Scales (all settings are in :data:`CONFIGS`):
 * ``quick``: HalfCheetah-v5 and InvertedPendulum-v5 (a MuJoCo task that is learned within the budget), 3 seeds,
   12 000 steps, K = 4 on both and the sweep K ∈ {1, 4, 8} on InvertedPendulum-v5 (``K_sweep``), 128-wide
   networks, one gradient step per env step for every off-policy agent (the authors scale it by K), shorter PPO
-  rollouts — what a 2-core CPU can do in well under an hour. It is *not* the paper's
+  rollouts — about 1.5 hours on a 2-core CPU. It is *not* the paper's
   budget: at 12 000 steps no agent has left the random-policy level on HalfCheetah.
 * ``paper``: the four MuJoCo tasks of issue 6, 10 seeds, 1 M steps, K ∈ {1, 4, 8, 16}, full-size networks.
 
@@ -129,7 +129,7 @@ def run_one(seed: int, env: str, algo: str, K: int, cfg: dict[str, Any], checkpo
 
 def settings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """The (env, algo, K) grid: bases once with K = 0, each Diff* once per K (``Ks``, plus ``K_sweep`` on its envs)."""
-    sweep = cfg.get("K_sweep") or {"envs": [], "Ks": []}
+    sweep = cfg["K_sweep"]
     out = []
     for env in cfg["envs"]:
         Ks = sorted(set(cfg["Ks"]) | (set(sweep["Ks"]) if env in sweep["envs"] else set()))
@@ -151,10 +151,13 @@ def reusable_results(cfg: dict[str, Any], path: Path) -> xr.Dataset | None:
         old = load_results(path)
     except CorruptResultsError:
         return None
-    strip = lambda c: {k: v for k, v in c.items() if k not in GRID_KEYS}  # noqa: E731
-    if strip(json.loads(old.attrs["config"])) != strip(json.loads(canonical_json(cfg))):
+    if _without_grid_keys(json.loads(old.attrs["config"])) != _without_grid_keys(json.loads(canonical_json(cfg))):
         return None
     return old
+
+
+def _without_grid_keys(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if k not in GRID_KEYS}
 
 
 def _label(s: dict[str, Any]) -> str:
@@ -168,7 +171,6 @@ def reuse_provenance(old: xr.Dataset, kept: list[str]) -> list[dict[str, Any]]:
     each run stays on record however many times the grid grows.
     """
     earlier = json.loads(old.attrs.get("reused_runs", "[]"))
-    earlier = [earlier] if isinstance(earlier, dict) else earlier
     records: dict[tuple[str, str], list[str]] = {}
     for run in kept:
         source = next((r for r in earlier if run in r["runs"]), None)
@@ -195,17 +197,20 @@ def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None =
         make_env(env).close()  # a clear error for an unknown env before any run starts
 
     def compute(cfg):
+        # smoke neither checkpoints nor keeps earlier runs: CI exercises every code path from scratch
+        persistent = scale != "smoke"
         root = os.environ.get("MDRL_CHECKPOINTS") or str(build_dir() / "checkpoints" / NAME / scale)
         grid = settings(cfg)
-        old = None if scale == "smoke" else reusable_results(cfg, results_path(NAME, scale))
-        kept = [s for s in grid if old is not None and _has_run(old, s, cfg["seeds"])]
+        path = results_path(NAME, scale)
+        old = reusable_results(cfg, path) if persistent else None
+        kept = [s for s in grid if _has_run(old, s, cfg["seeds"])] if old is not None else []
         todo = [s for s in grid if s not in kept]
         if kept:
-            print(f"{NAME} [{scale}]: keeping {len(kept)} finished (env, algo, K) of {results_path(NAME, scale)}, "
+            print(f"{NAME} [{scale}]: keeping {len(kept)} finished (env, algo, K) of {path}, "
                   f"training {len(todo)}")
         parts = [old.sel(env=[s["env"]], algo=[s["algo"]], K=[s["K"]], seed=cfg["seeds"]) for s in kept]
         if todo:
-            parts.append(run_sweep(_Bound(cfg, root if scale != "smoke" else None), todo, cfg["seeds"],
+            parts.append(run_sweep(_Bound(cfg, root if persistent else None), todo, cfg["seeds"],
                                    executor=executor, max_workers=max_workers))
         ds = xr.merge([p.drop_attrs() for p in parts], join="outer", compat="no_conflicts")
         order = {key: list(dict.fromkeys(s[key] for s in grid)) for key in ("env", "algo")}
