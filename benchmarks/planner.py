@@ -90,7 +90,7 @@ def main(argv=None) -> None:
     device = get_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    cfg = maxdiff_config("swimmer", alpha=100.0)
+    cfg = maxdiff_config("swimmer")  # α = 100, the headline value
     agent = MaxDiffAgent(10, 2, cfg, seed=0, device=device)
     planner, model = agent.planner, agent.model
     state = np.random.default_rng(0).normal(size=10)

@@ -1,31 +1,39 @@
-"""Experiment results as ``xarray.Dataset``: one schema, atomic netCDF writes, provenance, a load-or-run cache.
+"""Experiment results as ``xarray.Dataset``: one schema, atomic netCDF writes, per-run provenance, a cache keyed
+on every run's fully resolved config.
 
-Schema
-------
-A results Dataset has dimensions named after what varies — ``algo``, ``seed``, ``step`` and any
-experiment-specific ones (``beta``, ``alpha``, ``env``, ``eval_episode`` ...) — and these attributes
-(all strings or numbers, so they survive netCDF):
+Schema (version 2)
+------------------
+A results Dataset has dimensions named after what varies — the setting's keys (``algo``, ``beta``, ``alpha``,
+``env``, ``K`` ...), then ``seed``, then the run's own (``step``, ``eval_episode`` ...) — the variable
+``run_wall_time_s(setting..., seed)``, and these attributes (strings or numbers, so they survive netCDF):
 
-=================  ==========================================================================
+=================  ==========================================================================================
 ``experiment``     experiment name, e.g. ``"random_baseline"``
 ``scale``          ``smoke`` | ``quick`` | ``paper``
-``config``         the resolved configuration as canonical JSON (sorted keys)
-``seeds``          JSON list of the seeds that were run
-``git_commit``     ``git rev-parse HEAD`` of the code that produced it (``+dirty`` when uncommitted)
-``versions``       JSON dict of package versions (python, torch, numpy, gymnasium, mujoco, xarray ...)
-``device``         what computed it, e.g. ``"cpu (2 threads)"`` or ``"cuda: NVIDIA H100"``
-``wall_time_s``    seconds the run took
-``created_at``     ISO-8601 UTC time the file was written
-``schema_version`` integer, bumped when this schema changes
-=================  ==========================================================================
+``config``         the experiment's configuration (sizes + overrides) as canonical JSON
+``seeds``          JSON list of the seeds
+``runs``           JSON list, one record per (setting, seed): ``label``, ``setting``, ``seed``, ``config`` (sha256
+                   of the run's resolved config), ``git_commit`` that trained it (plus ``dirty_files`` and
+                   ``diff_sha256`` when it was trained from an uncommitted tree), ``wall_time_s`` (its whole
+                   training, across resumes; ``null`` where it was never recorded), ``device``, ``created_at``
+``run_configs``    JSON ``{sha256: resolved run config}``: agent (every field, nested), schedule, environment
+``git_commit``     the commit this file was written from (``+dirty`` → see ``dirty_files``, ``diff_sha256``)
+``versions``       JSON dict of package versions; ``device``: the devices the runs used
+``wall_time_s``    seconds this file's writing took (reused runs cost nothing); ``run_time_s``: sum over runs
+``created_at``     ISO-8601 UTC; ``schema_version``: 2
+=================  ==========================================================================================
 
-The cache (:func:`load_or_run`) keys a file by experiment, scale and config: a changed config re-runs, a
-corrupt file is reported and re-run, and ``MDRL_RERUN=1`` (``make reproduce``) forces a re-run.
+The cache (:func:`load_or_run`) reuses a run when the data file (or the run store ``build/runs/``) holds the
+same setting and seed with the same resolved-config hash; any other run is trained, and the message names the
+config fields that changed. Quick and paper results are written only from a committed tree
+(``MDRL_ALLOW_DIRTY=1`` overrides, recording what was dirty). ``python -m mdrl_lib.results check`` validates
+every committed data file.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -34,6 +42,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,12 +50,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mdrl_lib.paths import check_scale, data_dir, root
+from mdrl_lib.paths import build_dir, check_scale, data_dir, root
 from mdrl_lib.utils import canonical_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENGINE = "h5netcdf"
-PROVENANCE_ATTRS = ("git_commit", "versions", "device", "wall_time_s", "created_at", "schema_version")
 _PACKAGES = ("torch", "numpy", "scipy", "xarray", "gymnasium", "mujoco", "pandas", "h5netcdf", "dask")
 
 
@@ -98,26 +106,6 @@ def device_description() -> str:
 def environment_info() -> dict[str, str]:
     """Versions, device and commit — printed in the last cell of every notebook."""
     return {**package_versions(), "device": device_description(), "git_commit": git_commit()}
-
-
-def with_provenance(ds: xr.Dataset, *, experiment: str, scale: str, config: Mapping[str, Any],
-                    wall_time_s: float) -> xr.Dataset:
-    """Return a copy of ``ds`` carrying the schema's attributes (see the module docstring)."""
-    ds = ds.copy()
-    seeds = config.get("seeds", ds["seed"].values.tolist() if "seed" in ds.coords else [])
-    ds.attrs.update(
-        experiment=experiment,
-        scale=scale,
-        config=canonical_json(dict(config)),
-        seeds=canonical_json(list(seeds)),
-        git_commit=git_commit(),
-        versions=canonical_json(package_versions()),
-        device=ds.attrs.get("device", device_description()),
-        wall_time_s=float(wall_time_s),
-        created_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        schema_version=SCHEMA_VERSION,
-    )
-    return ds
 
 
 def _check_attrs(ds: xr.Dataset) -> None:
@@ -216,55 +204,292 @@ def _rerun_requested(scale: str) -> bool:
     return scale == "smoke"
 
 
-def load_or_run(experiment: str, scale: str, config: Mapping[str, Any],
-                run_fn: Callable[[Mapping[str, Any]], xr.Dataset], *, folder: str | Path | None = None,
+# ----- provenance of the code ---------------------------------------------------------------------------------
+
+#: the folders whose uncommitted changes make a tree "dirty" for writing results
+CODE_PATHS = ("mdrl_lib", "notebooks")
+
+
+class DirtyTreeError(ResultsError):
+    """Quick/paper results were about to be written from uncommitted code."""
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root(), capture_output=True, text=True, check=True,
+                          timeout=30).stdout
+
+
+def dirty_files() -> list[str]:
+    """Uncommitted (modified, staged or untracked, not ignored) files under :data:`CODE_PATHS`."""
+    out = _git("status", "--porcelain", "--untracked-files=all", "--", *CODE_PATHS)
+    return sorted(line[3:].strip() for line in out.splitlines() if line.strip())
+
+
+def _allow_dirty() -> bool:
+    flag = os.environ.get("MDRL_ALLOW_DIRTY", "").strip().lower()
+    if flag and flag not in ("0", "1", "true", "false", "yes", "no"):
+        raise ValueError(f"MDRL_ALLOW_DIRTY={flag!r} is not understood; valid values are 1/true/yes or 0/false/no")
+    return flag in ("1", "true", "yes")
+
+
+def code_provenance(scale: str) -> dict[str, Any]:
+    """The commit new results of ``scale`` are computed from; refuses a dirty tree for quick and paper.
+
+    Returns ``{"git_commit": sha}`` for a committed tree. With uncommitted changes under ``mdrl_lib/`` or
+    ``notebooks/``: smoke results (never committed) get ``sha+dirty``; quick and paper raise
+    :class:`DirtyTreeError` naming the files, unless ``MDRL_ALLOW_DIRTY=1`` — then the record carries
+    ``dirty_files`` and ``diff_sha256`` (sha256 of ``git diff HEAD`` plus the untracked files' contents).
+    Outside a git checkout the commit is ``"unknown"`` (and quick/paper are refused the same way).
+    """
+    check_scale(scale)
+    try:
+        sha = _git("rev-parse", "HEAD").strip()
+        files = dirty_files()
+    except (OSError, subprocess.SubprocessError):
+        sha, files = "unknown", ["<not a git checkout>"]
+    if not files:
+        return {"git_commit": sha}
+    if scale == "smoke":
+        return {"git_commit": sha + "+dirty"}
+    if not _allow_dirty():
+        shown = ", ".join(files[:10]) + (f" and {len(files) - 10} more" if len(files) > 10 else "")
+        raise DirtyTreeError(f"refusing to write {scale} results from a tree with uncommitted changes to "
+                             f"{shown}: commit them first (results must name the code that made them), or set "
+                             "MDRL_ALLOW_DIRTY=1 to record the dirty files and a hash of the diff")
+    digest = hashlib.sha256(_git("diff", "HEAD", "--", *CODE_PATHS).encode())
+    for name in files:
+        f = root() / name
+        if f.is_file():
+            digest.update(name.encode() + b"\0" + f.read_bytes())
+    return {"git_commit": sha + "+dirty", "dirty_files": files, "diff_sha256": digest.hexdigest()}
+
+
+# ----- runs and their keys ------------------------------------------------------------------------------------
+
+def config_sha(config: Mapping[str, Any]) -> str:
+    """sha256 of a resolved run config's canonical JSON: the key a run is cached under."""
+    return hashlib.sha256(canonical_json(dict(config)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to provide: its setting (typed coordinate values), its seed and its fully resolved config."""
+
+    setting: Mapping[str, Any]
+    seed: int
+    config: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        """``"algo=MaxDiff beta=0.001"`` (``"run"`` for an experiment with one setting)."""
+        return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.setting.items()) \
+            or "run"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return canonical_json(dict(self.setting)), int(self.seed)
+
+    @property
+    def sha(self) -> str:
+        return config_sha(self.config)
+
+    def store_name(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "=.-" else "_" for c in self.label)
+        return f"{safe}__seed{self.seed}.nc"
+
+
+def config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``["agent.sac.lr: 0.0003 -> 0.001", ...]``: every leaf that differs between two nested configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            if k not in old or k not in new:
+                out.append(f"{prefix}{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}")
+            else:
+                out += config_changes(old[k], new[k], f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
+def run_store(experiment: str, scale: str) -> Path:
+    """Where finished runs are kept one file each until their experiment's data file is written (git-ignored)."""
+    return build_dir() / "runs" / experiment / check_scale(scale)
+
+
+def _records(ds: xr.Dataset) -> tuple[dict[tuple[str, int], dict], dict[str, Any]]:
+    runs = json.loads(ds.attrs.get("runs", "[]"))
+    return ({(canonical_json(r["setting"]), int(r["seed"])): r for r in runs},
+            json.loads(ds.attrs.get("run_configs", "{}")))
+
+
+def _slice(ds: xr.Dataset, job: Job) -> xr.Dataset:
+    """One run of a combined file, with its setting and seed kept as length-1 dimensions."""
+    return ds.sel({**{k: [v] for k, v in job.setting.items()}, "seed": [job.seed]}).drop_attrs()
+
+
+def _from_store(experiment: str, scale: str, job: Job) -> tuple[xr.Dataset, dict] | None:
+    path = run_store(experiment, scale) / job.store_name()
+    if not path.exists():
+        return None
+    try:
+        ds = load_results(path)
+    except CorruptResultsError:
+        return None
+    record = json.loads(ds.attrs.get("run_record", "{}"))
+    if record.get("config") != job.sha:
+        return None
+    return ds.drop_attrs(), record
+
+
+def store_run(experiment: str, scale: str, job: Job, ds: xr.Dataset, record: Mapping[str, Any]) -> Path:
+    """Keep one finished run in the run store (atomically), keyed by its resolved config."""
+    out = ds.copy()
+    out.attrs = {"config": canonical_json(dict(job.config)), "run_record": canonical_json(dict(record))}
+    return save_results(out, run_store(experiment, scale) / job.store_name())
+
+
+RunFn = Callable[[list[Job], Callable[[int, tuple[xr.Dataset, dict]], None]], list[tuple[xr.Dataset, dict]]]
+
+
+def load_or_run(experiment: str, scale: str, config: Mapping[str, Any], jobs: list[Job], run_fn: RunFn,
+                combine: Callable[[list[xr.Dataset], list[Job]], xr.Dataset], *, folder: str | Path | None = None,
                 rerun: bool | None = None, verbose: bool = True) -> xr.Dataset:
-    """Return the cached ``<folder>/<experiment>/<scale>.nc`` if its config matches, else run and save.
+    """Provide every run of ``jobs``: reused where cached under the same resolved config, else trained.
 
     Parameters
     ----------
-    experiment, scale : name the file (``data/<experiment>/<scale>.nc``).
-    config : the resolved configuration (JSON-serialisable); compared with the file's ``config`` attribute.
-    run_fn : ``run_fn(config) -> xr.Dataset``; called when the cache cannot be used.
-    folder : data root (default :func:`mdrl_lib.paths.data_dir`).
-    rerun : force (``True``) or forbid (``False``) a re-run; default: re-run when ``MDRL_RERUN=1`` or
-        ``scale == "smoke"``.
+    experiment, scale : name the file ``<folder>/<experiment>/<scale>.nc`` (folder: :func:`~mdrl_lib.paths.data_dir`).
+    config : the experiment's configuration, stored in the ``config`` attribute (not the key).
+    jobs : the (setting, seed, resolved config) of every run; the config is the cache key.
+    run_fn : ``run_fn(todo, on_result) -> [(Dataset, record), ...]`` trains the runs not found; it calls
+        ``on_result(i, (ds, record))`` as run ``todo[i]`` finishes (the run is then kept in the run store).
+        ``record`` holds ``wall_time_s`` and ``device``.
+    combine : ``combine(parts, jobs) -> Dataset``: one Dataset from the per-run parts in ``jobs`` order.
+    rerun : ``True`` ignores the data file (the run store and training checkpoints are still used, so an
+        interrupted re-run resumes); default: ``MDRL_RERUN=1``, or always for ``smoke`` (which caches nothing).
 
-    The cache is used only when the file reads cleanly and its config equals ``config``. A different config
-    re-runs (the message names the keys that changed); a corrupt file is reported and re-run. The new
-    result carries the provenance attributes of the module docstring and is written atomically.
+    A run is reused from the data file, else from the run store, when its setting, seed and config hash match.
+    When every run comes from the data file and nothing else changed, the file is returned as it is; otherwise
+    the new file is written atomically with one provenance record per run (reused runs keep theirs).
     """
+    t0 = time.perf_counter()
     path = results_path(experiment, scale, folder)
-    want = canonical_json(dict(config))
     if rerun is None:
         rerun = _rerun_requested(scale)
-    if not rerun and path.exists():
-        try:
-            cached = load_results(path)
-        except CorruptResultsError as err:
-            warnings.warn(f"{err}; re-running {experiment!r} at scale {scale!r}", stacklevel=2)
-        else:
-            if cached.attrs["config"] == want and cached.attrs.get("scale") == scale:
-                if verbose:
-                    print(f"{experiment} [{scale}]: using cached {path} (commit {cached.attrs.get('git_commit')})")
-                return cached
-            if verbose:
-                print(f"{experiment} [{scale}]: config differs from {path} "
-                      f"({_config_diff(json.loads(cached.attrs['config']), json.loads(want))}); re-running")
-    t0 = time.perf_counter()
-    ds = run_fn(config)
-    if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"run_fn for {experiment!r} returned {type(ds).__name__}, expected xarray.Dataset")
-    ds = with_provenance(ds, experiment=experiment, scale=scale, config=config,
-                         wall_time_s=time.perf_counter() - t0)
+    cache_runs = scale != "smoke"
+    cached = None if rerun else _read_cached(path, experiment, scale, verbose)
+    records, run_configs = _records(cached) if cached is not None else ({}, {})
+    parts: dict[int, tuple[xr.Dataset, dict]] = {}
+    changes: dict[str, list[str]] = {}
+    for i, job in enumerate(jobs):
+        rec = records.get(job.key)
+        if rec is not None and rec["config"] == job.sha:
+            parts[i] = (_slice(cached, job), rec)
+            continue
+        if rec is not None:
+            diff = config_changes(run_configs.get(rec["config"], {}), json.loads(canonical_json(dict(job.config))))
+            for line in diff or ["(config hash differs)"]:
+                changes.setdefault(line, []).append(f"{job.label} seed {job.seed}")
+        stored = _from_store(experiment, scale, job) if cache_runs else None
+        if stored is not None:
+            parts[i] = stored
+    if changes and verbose:
+        print(f"{experiment} [{scale}]: the resolved config changed for {len({r for v in changes.values() for r in v})}"
+              f" run(s) of {path}; re-running them:")
+        for line, runs in changes.items():
+            print(f"  {line}   ({len(runs)} run(s), e.g. {runs[0]})")
+    from_file = sum(1 for i in parts if parts[i][1] is records.get(jobs[i].key))
+    if (cached is not None and from_file == len(jobs) == len(records)
+            and cached.attrs.get("config") == canonical_json(dict(config))):
+        if verbose:
+            print(f"{experiment} [{scale}]: using cached {path} ({len(jobs)} runs, commit "
+                  f"{_short(cached.attrs.get('git_commit'))})")
+        return cached
+    todo = [i for i in range(len(jobs)) if i not in parts]
+    provenance = code_provenance(scale)  # before any training: a dirty tree fails now, not after hours
+    if verbose and (from_file or len(parts) > from_file):
+        print(f"{experiment} [{scale}]: reusing {from_file} run(s) from {path} and {len(parts) - from_file} from "
+              f"{run_store(experiment, scale)}; training {len(todo)}")
+
+    def on_result(k: int, result: tuple[xr.Dataset, dict]) -> None:
+        job = jobs[todo[k]]
+        record = _new_record(job, result[1], provenance)
+        result[1].clear()
+        result[1].update(record)
+        if cache_runs:
+            store_run(experiment, scale, job, result[0], record)
+
+    if todo:
+        for k, result in enumerate(run_fn([jobs[i] for i in todo], on_result)):
+            parts[todo[k]] = result
+    ordered = [parts[i] for i in range(len(jobs))]
+    ds = combine([part.drop_vars("run_wall_time_s", errors="ignore") for part, _ in ordered], jobs)
+    ds = _with_run_wall_times(ds, jobs, [rec for _, rec in ordered])
+    ds = _with_file_attrs(ds, experiment, scale, config, jobs, [rec for _, rec in ordered], provenance,
+                          time.perf_counter() - t0)
     save_results(ds, path)
     if verbose:
-        print(f"{experiment} [{scale}]: ran in {ds.attrs['wall_time_s']:.1f} s, saved {path}")
+        print(f"{experiment} [{scale}]: trained {len(todo)} run(s) in {ds.attrs['wall_time_s']:.1f} s, saved {path}")
+    return load_results(path) if scale != "smoke" else ds
+
+
+def _with_run_wall_times(ds: xr.Dataset, jobs: list[Job], records: list[dict]) -> xr.Dataset:
+    """``run_wall_time_s(setting..., seed)`` from the per-run records (NaN where a run's time was not recorded)."""
+    dims = [*jobs[0].setting, "seed"]
+    wall = xr.DataArray(np.full([ds.sizes[d] for d in dims], np.nan), coords={d: ds[d] for d in dims}, dims=dims)
+    for job, rec in zip(jobs, records, strict=True):
+        if rec.get("wall_time_s") is not None:
+            wall.loc[{**job.setting, "seed": job.seed}] = float(rec["wall_time_s"])
+    wall.attrs["long_name"] = "training wall time of the run (all of it, across resumes)"
+    return ds.assign(run_wall_time_s=wall)
+
+
+def _short(commit: Any) -> str:
+    return str(commit)[:10] + ("+dirty" if str(commit).endswith("+dirty") else "")
+
+
+def _read_cached(path: Path, experiment: str, scale: str, verbose: bool) -> xr.Dataset | None:
+    if not path.exists():
+        return None
+    try:
+        cached = load_results(path)
+    except CorruptResultsError as err:
+        warnings.warn(f"{err}; re-running {experiment!r} at scale {scale!r}", stacklevel=3)
+        return None
+    if cached.attrs.get("scale") != scale or "runs" not in cached.attrs:
+        if verbose:
+            print(f"{experiment} [{scale}]: {path} has no per-run records (schema "
+                  f"{cached.attrs.get('schema_version')}); re-running")
+        return None
+    return cached
+
+
+def _new_record(job: Job, measured: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
+    return {"label": job.label, "setting": dict(job.setting), "seed": int(job.seed), "config": job.sha,
+            **provenance, "wall_time_s": measured.get("wall_time_s"), "device": measured.get("device"),
+            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+
+
+def _with_file_attrs(ds: xr.Dataset, experiment: str, scale: str, config: Mapping[str, Any], jobs: list[Job],
+                     records: list[dict], provenance: Mapping[str, Any], wall: float) -> xr.Dataset:
+    ds = ds.copy()
+    keep = {k: v for k, v in ds.attrs.items() if k not in ("runs", "run_configs")}
+    devices = sorted({str(r.get("device")) for r in records if r.get("device")})
+    known = [float(r["wall_time_s"]) for r in records if r.get("wall_time_s") is not None]
+    ds.attrs = {
+        **keep,
+        "experiment": experiment,
+        "scale": scale,
+        "config": canonical_json(dict(config)),
+        "seeds": canonical_json(list(dict.fromkeys(int(j.seed) for j in jobs))),
+        "runs": canonical_json(records),
+        "run_configs": canonical_json({j.sha: dict(j.config) for j in jobs}),
+        **{k: (canonical_json(v) if isinstance(v, list) else v) for k, v in provenance.items()},
+        "versions": canonical_json(package_versions()),
+        "device": "; ".join(devices) or device_description(),
+        "wall_time_s": float(wall),
+        "run_time_s": float(sum(known)),
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "schema_version": SCHEMA_VERSION,
+    }
     return ds
-
-
-def _config_diff(old: Any, new: Any) -> str:
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return "config changed"
-    keys = sorted(k for k in set(old) | set(new) if old.get(k, "<missing>") != new.get(k, "<missing>"))
-    return "changed keys: " + ", ".join(keys) if keys else "scale changed"

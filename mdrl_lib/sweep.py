@@ -1,5 +1,7 @@
 """Run seeds × settings through an executor and combine the runs into one Dataset.
 
+Two layers: :func:`run_jobs` runs any list of picklable jobs on an executor (what
+:func:`mdrl_lib.experiments.run_experiment` uses), :func:`combine` merges per-run Datasets; and
 ``run_sweep(fn, settings, seeds)`` calls ``fn(seed=s, **setting)`` for every pair, each call returning an
 ``xarray.Dataset`` for one run. Each run is tagged with its setting's values and its seed as new
 dimensions, and all runs are merged with :func:`xarray.combine_by_coords` — a grid of settings becomes a
@@ -23,7 +25,7 @@ import itertools
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import xarray as xr
@@ -78,6 +80,84 @@ def _check(settings: Sequence[Setting], seeds: Sequence[int]) -> None:
             raise ValueError(f"setting {dict(s)} must not contain 'seed'; seeds are given separately")
 
 
+def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], *, executor: Any = "process",
+             max_workers: int | None = None, threads: int | None = None,
+             on_result: Callable[[int, Any], None] | None = None, progress: bool = True) -> list[Any]:
+    """``[fn(job) for job in jobs]`` on an executor; results in job order, whatever order they finish in.
+
+    ``threads``: torch threads in each local worker process (default ``cores // workers``, so workers do not
+    oversubscribe the CPU). ``on_result(i, result)`` is called in this process as each job finishes (e.g. to
+    store a finished run at once, so an interrupted sweep keeps it).
+    """
+    jobs = list(jobs)
+    results: list[Any] = [None] * len(jobs)
+    bar = tqdm(total=len(jobs), desc="runs", disable=not progress, leave=False, mininterval=2.0)
+
+    def done(i: int, value: Any) -> None:
+        results[i] = value
+        if on_result is not None:
+            on_result(i, value)
+        bar.update(1)
+
+    try:
+        if executor == "serial":
+            for i, job in enumerate(jobs):
+                done(i, fn(job))
+        elif executor == "process":
+            cores = os.cpu_count() or 1
+            workers = max(1, min(len(jobs), max_workers or cores))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                     initializer=_threads_initializer,
+                                     initargs=(threads or max(1, cores // workers),)) as pool:
+                futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result())
+        else:
+            client, own = _dask_client(executor)
+            try:
+                futures = [client.submit(fn, job, pure=False) for job in jobs]
+                from distributed import as_completed as dask_completed
+
+                index = {f.key: i for i, f in enumerate(futures)}
+                for fut in dask_completed(futures):
+                    done(index[fut.key], fut.result())
+            finally:
+                if own:
+                    client.close()
+    finally:
+        bar.close()
+    return results
+
+
+def combine(parts: Sequence[xr.Dataset], settings: Sequence[Setting], seeds: Sequence[int]) -> xr.Dataset:
+    """Tag each run's Dataset with its setting and seed (new dimensions) and merge them into one Dataset.
+
+    ``parts[i]`` belongs to ``settings[i]`` and ``seeds[i]``. A dense grid gives a dense array, a ragged one NaN
+    where a combination was not run. Coordinates keep the order in which values first appear in ``settings``
+    and ``seeds`` (``combine_by_coords`` alone would sort them). A part that already carries its setting and
+    seed as length-1 dimensions (a slice of an earlier combined file) is used as it is.
+    """
+    tagged = []
+    for ds, setting, seed in zip(parts, settings, seeds, strict=True):
+        if "seed" not in ds.dims:
+            ds = _tag(ds, setting, seed)
+        tagged.append(ds.drop_attrs())
+    combined = xr.combine_by_coords(tagged, combine_attrs="drop_conflicts", join="outer")
+    order = {key: list(dict.fromkeys(s[key] for s in settings)) for key in (settings[0] if settings else {})}
+    order["seed"] = list(dict.fromkeys(int(s) for s in seeds))
+    return combined.reindex(order)
+
+
+class _SweepCall:
+    """Picklable ``job -> fn(seed=..., **setting)`` adapter for :func:`run_sweep`."""
+
+    def __init__(self, fn: Callable[..., xr.Dataset]):
+        self.fn = fn
+
+    def __call__(self, job: tuple[Setting, int]) -> xr.Dataset:
+        return _call(self.fn, *job)
+
+
 def run_sweep(fn: Callable[..., xr.Dataset], settings: Sequence[Setting] | Mapping[str, Sequence[Any]],
               seeds: Sequence[int], *, executor: Any = "process", max_workers: int | None = None,
               progress: bool = True) -> xr.Dataset:
@@ -97,45 +177,22 @@ def run_sweep(fn: Callable[..., xr.Dataset], settings: Sequence[Setting] | Mappi
     settings = [dict(s) for s in settings]
     seeds = [int(s) for s in seeds]
     _check(settings, seeds)
+    check_executor(executor)
     jobs = [(s, seed) for s in settings for seed in seeds]
-    results: list[xr.Dataset | None] = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), desc="runs", disable=not progress, leave=False, mininterval=2.0)
+    results = run_jobs(_SweepCall(fn), jobs, executor=executor, max_workers=max_workers, progress=progress)
+    return combine(results, [s for s, _ in jobs], [seed for _, seed in jobs])
 
-    if executor == "serial":
-        for i, (s, seed) in enumerate(jobs):
-            results[i] = _call(fn, s, seed)
-            bar.update(1)
-    elif executor == "process":
-        cores = os.cpu_count() or 1
-        workers = max(1, min(len(jobs), max_workers or cores))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                 initializer=_threads_initializer, initargs=(max(1, cores // workers),)) as pool:
-            futures = {pool.submit(_call, fn, s, seed): i for i, (s, seed) in enumerate(jobs)}
-            from concurrent.futures import as_completed
 
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(1)
-    else:
-        client, own = _dask_client(executor)
-        try:
-            futures = [client.submit(_call, fn, s, seed, pure=False) for s, seed in jobs]
-            from distributed import as_completed as dask_completed
-
-            index = {f.key: i for i, f in enumerate(futures)}
-            for fut in dask_completed(futures):
-                results[index[fut.key]] = fut.result()
-                bar.update(1)
-        finally:
-            if own:
-                client.close()
-    bar.close()
-    tagged = [_tag(ds, s, seed) for ds, (s, seed) in zip(results, jobs, strict=True)]
-    combined = xr.combine_by_coords(tagged, combine_attrs="drop_conflicts", join="outer")
-    # combine_by_coords sorts coordinate values; restore the order the caller gave.
-    order = {key: list(dict.fromkeys(s[key] for s in settings)) for key in settings[0]}
-    order["seed"] = seeds
-    return combined.reindex(order)
+def check_executor(executor: Any) -> Any:
+    """``executor`` if it names a valid executor, else one ``ValueError`` listing the valid ones."""
+    if executor in ("serial", "process"):
+        return executor
+    if isinstance(executor, str) and executor.split("://")[0] in ("tcp", "tls", "inproc", "ucx") and "://" in executor:
+        return executor
+    if type(executor).__name__ == "Client":
+        return executor
+    raise ValueError(f"unknown executor {executor!r}; valid: 'process', 'serial', a dask scheduler address "
+                     "like 'tcp://127.0.0.1:8786', or a distributed.Client")
 
 
 def _dask_client(executor: Any):

@@ -27,6 +27,7 @@ import dataclasses
 import os
 import random
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,10 @@ class TrainConfig:
     checkpoint_every: int | None = None  # default: eval_every; 0 disables checkpoints
     learning_starts: int = 0  # update() is called only after this many steps
     seed: int = 0
-    eval_deterministic: bool = True  # DIME's protocol evaluates stochastic actions: set False there
+    # evaluation calls act(obs, deterministic=eval_deterministic). The diffusion-MaxEnt protocol samples (False).
+    # DIME's experiment passes True, which marks the calls as evaluation (no warm-up randomness) while its agent
+    # still draws a fresh diffusion sample: it has no deterministic mode (see mdrl_lib.agents.dime).
+    eval_deterministic: bool = True
 
     def __post_init__(self):
         for name in ("total_steps", "eval_every"):
@@ -162,6 +166,7 @@ class _Log:
         # running accumulators for the current interval
         self.acc: dict[str, list[float]] = {}
         self.interval_returns: list[float] = []
+        self.wall_time_s = 0.0  # training time summed over every process that worked on this run
 
     def close_row(self, step: int, returns: np.ndarray, lengths: np.ndarray) -> None:
         self.eval_steps.append(step)
@@ -235,6 +240,12 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
                         deterministic=config.eval_deterministic)
         log.close_row(at, r, n)
 
+    t_start, wall_before = time.perf_counter(), getattr(log, "wall_time_s", 0.0)
+
+    def timed_log() -> _Log:
+        log.wall_time_s = wall_before + time.perf_counter() - t_start
+        return log
+
     if not log.eval_steps:
         run_eval(0)
     bar = tqdm(total=config.total_steps, initial=step, desc=desc, disable=not progress, mininterval=2.0,
@@ -268,7 +279,7 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
                     step % config.checkpoint_interval == 0 or step == config.total_steps):
                 save_checkpoint({"config": cfg_dict, "agent": agent.state_dict(), "env": get_env_state(env),
                                  "obs": obs, "step": step, "ep_return": ep_return, "ep_len": ep_len,
-                                 "log": log, "rng": _rng_states()}, ckpt_path)
+                                 "log": timed_log(), "rng": _rng_states()}, ckpt_path)
             bar.update(1)
     finally:
         bar.close()
@@ -276,4 +287,5 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         eval_env.close()
     ds = log.to_dataset(config.eval_episodes)
     ds.attrs["train_config"] = canonical_json(cfg_dict)
+    ds.attrs["wall_time_s"] = timed_log().wall_time_s  # all of this run's training, across resumes
     return ds

@@ -6,7 +6,7 @@ import torch
 import xarray as xr
 
 from mdrl_lib.agents.maxdiff import MaxDiffAgent, maxdiff_config
-from mdrl_lib.agents.mppi import MPPIAgent, mppi_config
+from mdrl_lib.agents.nn_mppi import MPPIAgent, mppi_config
 from mdrl_lib.envs import make_env
 from mdrl_lib.train import TrainConfig, train
 

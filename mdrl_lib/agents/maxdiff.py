@@ -9,7 +9,7 @@ Read top to bottom:
    :class:`~mdrl_lib.models.dynamics.DynamicsValueModel` and, once the buffer holds more than
    ``batch_size`` transitions, takes ``model_iter`` gradient steps of
    :func:`~mdrl_lib.models.dynamics.model_loss` (NLL + SARSA value loss, §2.4);
-3. :class:`MaxDiffAgent` — α > 0, no control prior. NN-MPPI (:mod:`mdrl_lib.agents.mppi`) is the same agent
+3. :class:`MaxDiffAgent` — α > 0, no control prior. NN-MPPI (:mod:`mdrl_lib.agents.nn_mppi`) is the same agent
    with α = 0 and the control prior on.
 
 Choices where the spec leaves a gap, documented here and in the notebooks:
@@ -71,16 +71,18 @@ class MaxDiffConfig:
         return asdict(self)
 
 
-def maxdiff_config(env: str, *, beta: float | None = None, alpha: float | None = None, **planner_overrides
-                   ) -> MaxDiffConfig:
+def maxdiff_config(env: str, *, beta: float | None = None, **planner_overrides) -> MaxDiffConfig:
     """The published MaxDiff settings for ``env`` (spec §4.2).
 
     ``point_mass``: H 30, K 500, λ 0.5, all 4 state dims with weights [1, 1, .01, .01], 128×2 MLP, lr 5e-4,
     buffer 3e5, α 0.5 for the first 1000 steps then 5 (β = 0.001: 0.2 for 500 steps then 25).
     ``swimmer``: H 40, K 500, λ 0.1, dims (x, y, ẋ, ẏ) = [0, 1, 5, 6] with weights [1, 1, .05, .05],
     200×2 MLP, lr 3e-4, α 100 (the headline value; the YAML's 10 was not what the figures used).
-    ``alpha`` replaces α (for the point mass: the value after the warm-up); ``planner_overrides`` replace
-    :class:`PlannerConfig` fields (e.g. ``samples``, ``horizon`` for smoke runs).
+    ``planner_overrides`` replace :class:`PlannerConfig` fields (e.g. ``samples``, ``horizon`` for smoke runs).
+    α itself lives in exactly two fields, with one meaning each: ``planner.alpha`` is the α the agent starts
+    with, ``alpha_schedule`` the (step, α) switches after it. To train the Swimmer at another α override
+    ``planner={"alpha": ...}``; for the point mass's α after its warm-up, ``alpha_schedule``
+    (:func:`mdrl_lib.agents.make_agent` takes both as nested overrides).
     """
     _check_planner_overrides(planner_overrides)
     if env == "point_mass":
@@ -92,12 +94,11 @@ def maxdiff_config(env: str, *, beta: float | None = None, alpha: float | None =
             warm, late = (0.2, 500), 25.0
         else:
             warm, late = (0.5, 1000), 5.0
-        late = late if alpha is None else float(alpha)
         planner = replace(planner, alpha=warm[0], **planner_overrides)
         return MaxDiffConfig(planner=planner, model=ModelConfig(hidden=(128, 128), lr=5e-4), buffer_size=300_000,
                              alpha_schedule=((warm[1], late),))
     if env == "swimmer":
-        planner = PlannerConfig(horizon=40, samples=500, lam=0.1, alpha=100.0 if alpha is None else float(alpha),
+        planner = PlannerConfig(horizon=40, samples=500, lam=0.1, alpha=100.0,
                                 explr_dims=(0, 1, 5, 6), explr_weights=(1.0, 1.0, 0.05, 0.05))
         return MaxDiffConfig(planner=replace(planner, **planner_overrides), model=ModelConfig(hidden=(200, 200)))
     raise ValueError(f"unknown environment {env!r} for MaxDiff settings; valid: {', '.join(ENVS)}")
@@ -199,7 +200,7 @@ class MaxDiffAgent(ModelBasedAgent):
                  device: torch.device | str | None = None):
         if config.planner.control_variance:
             raise ValueError("MaxDiff runs without NN-MPPI's control-variance term (control_variance=False); "
-                             "use mdrl_lib.agents.mppi.MPPIAgent for NN-MPPI")
+                             "use mdrl_lib.agents.nn_mppi.MPPIAgent for NN-MPPI")
         super().__init__(state_dim, action_dim, config, seed=seed, device=device)
 
 

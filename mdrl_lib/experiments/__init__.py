@@ -1,19 +1,48 @@
-"""One module per paper experiment; each exposes ``CONFIGS`` (per scale) and ``run(scale, **overrides)``.
+"""The paper experiments, and the one function that runs any of them: :func:`run_experiment`.
 
-``get_experiment(name)`` imports one by name and gives a clear error listing the valid names. The
-command line ``python -m mdrl_lib.experiments NAME --scale quick`` runs (or loads) one experiment.
+An experiment module declares only what is its own:
+
+* ``NAME`` and ``SIZES`` — its configuration per scale (``smoke`` / ``quick`` / ``paper``): every size, budget
+  and grid axis in one table, with the arithmetic behind the quick budget in a comment;
+* ``grid(config) -> [setting, ...]`` — the settings to run, as typed coordinate values
+  (``{"algo": "MaxDiff", "beta": 0.001}``); each is run for every seed in ``config["seeds"]``;
+* ``resolve(setting, config) -> Run`` — everything that setting's runs do, fully resolved (agent config from
+  :func:`mdrl_lib.agents.agent_config`, schedule, environment, analysis sizes): the cache key;
+* ``run_one(run, seed, ctx) -> xarray.Dataset`` — one run; it may use only ``run``, ``seed`` and ``ctx`` (so
+  nothing it uses can escape the key); ``ctx.train(...)`` is the training loop with this run's checkpoints;
+* optionally ``validate(config)`` (clear errors for bad choices) and ``finish(ds, config)`` (coordinates or
+  attributes of the combined Dataset).
+
+:func:`run_experiment` does the rest for every experiment: merges the config, picks the executor and torch
+threads, derives every path from :mod:`mdrl_lib.paths`, builds the jobs, reuses every finished run whose
+resolved config is unchanged (from the data file or the run store — the one reuse mechanism), trains the others
+through :func:`mdrl_lib.sweep.run_jobs`, and writes the Dataset with one provenance record per run
+(:func:`mdrl_lib.results.load_or_run`).
+
+Command line: ``python -m mdrl_lib.experiments NAME --scale quick [--executor tcp://host:8786]``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Iterable, Mapping
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mdrl_lib.paths import check_scale
+import xarray as xr
 
-#: experiment name -> module under mdrl_lib.experiments (added as experiments land)
+from mdrl_lib.agents import agent_config, config_dict
+from mdrl_lib.paths import build_dir, check_scale
+from mdrl_lib.results import Job, device_description, load_or_run, run_store, store_run
+from mdrl_lib.sweep import check_executor, combine, run_jobs
+from mdrl_lib.train import TrainConfig
+
+#: experiment name -> module under mdrl_lib.experiments
 EXPERIMENTS = {
     "diffusion_maxent": "mdrl_lib.experiments.diffusion_maxent",
     "diffusion_toy": "mdrl_lib.experiments.diffusion_toy",
@@ -24,27 +53,231 @@ EXPERIMENTS = {
 }
 
 
-def get_experiment(name: str) -> ModuleType:
+@dataclass(frozen=True)
+class Run:
+    """One setting's runs, fully resolved; with the seed, its JSON form (:meth:`key`) is the cache key."""
+
+    algo: str
+    env: str
+    agent: Any  # the resolved agent config dataclass: make_agent(algo, env, config=run.agent, seed=...)
+    train: TrainConfig  # the schedule; its seed is replaced by the run's
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # anything else run_one uses
+
+    @classmethod
+    def of(cls, algo: str, env: str, train: TrainConfig, *, env_kwargs: Mapping[str, Any] | None = None,
+           max_episode_steps: int | None = None, extra: Mapping[str, Any] | None = None, preset: str = "default",
+           **overrides: Any) -> Run:
+        """A Run whose agent config is :func:`mdrl_lib.agents.agent_config` ``(algo, env, preset, **overrides)``."""
+        run = cls(algo, env, None, train, dict(env_kwargs or {}), max_episode_steps, dict(extra or {}))
+        probe = run.make_env()
+        try:
+            return replace(run, agent=agent_config(algo, probe, preset=preset, **overrides))
+        finally:
+            probe.close()
+
+    def make_env(self):
+        """A fresh environment of this run (with its episode limit when one is set)."""
+        from mdrl_lib.envs import make_env
+
+        limit = {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
+        return make_env(self.env, **limit, **dict(self.env_kwargs))
+
+    def key(self) -> dict[str, Any]:
+        """Every field that shapes the run's numbers, as plain JSON-able values (the seed is separate)."""
+        schedule = dataclasses.asdict(self.train)
+        schedule.pop("seed")
+        return {"algo": self.algo, "env": self.env, "env_kwargs": dict(self.env_kwargs),
+                "max_episode_steps": self.max_episode_steps, "agent": config_dict(self.agent), "train": schedule,
+                "extra": dict(self.extra)}
+
+
+@dataclass
+class RunContext:
+    """What :func:`run_experiment` gives ``run_one`` besides the run: where to checkpoint, whether to show progress."""
+
+    checkpoint_dir: Path | None = None
+    progress: bool = False
+    desc: str = ""
+    train_wall_time_s: float = 0.0  # filled by :meth:`train`: the run's training time across resumes
+    _train_call_s: float = 0.0
+
+    def train(self, run: Run, agent, seed: int, make_env=None) -> xr.Dataset:
+        """:func:`mdrl_lib.train.train` with the run's schedule and seed; checkpoints (and resumes) in
+        ``checkpoint_dir``."""
+        from mdrl_lib.train import train
+
+        t0 = time.perf_counter()
+        ds = train(make_env or run.make_env, agent, replace(run.train, seed=int(seed)),
+                   checkpoint_dir=self.checkpoint_dir, progress=self.progress, desc=self.desc)
+        self._train_call_s += time.perf_counter() - t0
+        self.train_wall_time_s += float(ds.attrs.get("wall_time_s", 0.0))
+        return ds
+
+
+def get_experiment(name: str | ModuleType) -> ModuleType:
     """The module implementing experiment ``name``; ``ValueError`` naming the valid ones if unknown."""
+    if isinstance(name, ModuleType):
+        return name
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid experiments are {', '.join(sorted(EXPERIMENTS))}")
     return importlib.import_module(EXPERIMENTS[name])
 
 
-def merge_config(name: str, configs: Mapping[str, Mapping[str, Any]], scale: str,
-                 overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``configs[scale]`` with ``overrides`` applied; a clear error for a bad scale or an unknown key."""
-    check_scale(scale)
-    config = {**configs[scale], **overrides}
-    unknown = set(config) - set(configs[scale])
+def experiment_config(spec: str | ModuleType, scale: str, overrides: Mapping[str, Any] | None = None
+                      ) -> dict[str, Any]:
+    """``SIZES[scale]`` of the experiment with ``overrides`` applied; one clear error for a bad scale or key."""
+    module = get_experiment(spec)
+    base = module.SIZES[check_scale(scale)]
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(base))
     if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)} for {name}; valid: {sorted(configs[scale])}")
+        raise ValueError(f"unknown config key(s) {unknown} for {module.NAME}; valid: {sorted(base)}")
+    config = {**base, **overrides}
+    if hasattr(module, "validate"):
+        module.validate(config)
     return config
 
 
-def check_choices(label: str, values: Iterable[Any], valid: Iterable[Any]) -> None:
+def check_choices(label: str, values: Sequence[Any], valid: Sequence[Any]) -> None:
     """Raise ``ValueError`` naming the ``values`` that are not in ``valid`` (e.g. unknown algorithms)."""
     valid = list(valid)
     bad = [v for v in values if v not in valid]
     if bad:
         raise ValueError(f"unknown {label}(s) {bad}; valid {label}s are {', '.join(map(str, valid))}")
+
+
+def jobs_of(spec: str | ModuleType, config: Mapping[str, Any]) -> tuple[list[Job], dict[str, Run]]:
+    """Every (setting, seed) of the experiment's grid as a :class:`~mdrl_lib.results.Job`, and each setting's Run."""
+    module = get_experiment(spec)
+    jobs, runs = [], {}
+    for setting in module.grid(config):
+        run = module.resolve(setting, config)
+        for seed in config["seeds"]:
+            job = Job(dict(setting), int(seed), run.key())
+            runs[job.label] = run
+            jobs.append(job)
+    if len({job.key for job in jobs}) != len(jobs):
+        raise ValueError(f"{module.NAME}: the grid repeats a (setting, seed); check the config's seeds and grid axes")
+    return jobs, runs
+
+
+def choose_executor(scale: str, executor: Any = None) -> Any:
+    """The executor rule: the argument, else ``MDRL_EXECUTOR``, else ``serial`` for smoke and ``process`` otherwise."""
+    choice = executor or os.environ.get("MDRL_EXECUTOR") or ("serial" if scale == "smoke" else "process")
+    return check_executor(choice)
+
+
+def choose_threads(scale: str, executor: Any, n_jobs: int, max_workers: int | None = None,
+                   threads: int | None = None) -> int:
+    """The torch-thread rule for every run: the argument, else 1 at smoke scale (tiny networks: extra threads only
+    spin) and for cluster workers (start one dask worker process per core), else the cores shared evenly by the
+    local runs that execute at once (on 2 cores: two runs side by side at 1 thread each)."""
+    if threads:
+        if int(threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        return int(threads)
+    cores = os.cpu_count() or 1
+    if scale == "smoke" or executor not in ("serial", "process"):
+        return 1
+    if executor == "serial":
+        return cores
+    return max(1, cores // max(1, min(n_jobs, max_workers or cores)))
+
+
+class _Execute:
+    """Picklable worker function: one ``(run, seed, checkpoint_dir, label)`` -> ``(Dataset, measured)``."""
+
+    def __init__(self, module: str, threads: int, progress: bool):
+        self.module, self.threads, self.progress = module, threads, progress
+
+    def __call__(self, item: tuple[Run, int, str | None, str]) -> tuple[xr.Dataset, dict[str, Any]]:
+        import torch
+
+        run, seed, checkpoint_dir, label = item
+        torch.set_num_threads(self.threads)
+        ctx = RunContext(checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=self.progress,
+                         desc=f"{label} seed {seed}")
+        t0 = time.perf_counter()
+        ds = importlib.import_module(self.module).run_one(run, seed, ctx)
+        if not isinstance(ds, xr.Dataset):
+            raise TypeError(f"{self.module}.run_one returned {type(ds).__name__}, expected xarray.Dataset")
+        # the run's training time across resumes, plus this process's time outside training
+        wall = ctx.train_wall_time_s + (time.perf_counter() - t0 - ctx._train_call_s)
+        return ds, {"wall_time_s": round(wall, 3), "device": device_description()}
+
+
+def run_experiment(spec: str | ModuleType, scale: str = "quick", *, overrides: Mapping[str, Any] | None = None,
+                   executor: Any = None, threads: int | None = None, max_workers: int | None = None,
+                   rerun: bool | None = None, progress: bool | None = None, verbose: bool = True) -> xr.Dataset:
+    """Load or compute ``data/<experiment>/<scale>.nc``: the one path from a notebook (or CLI) to a run.
+
+    Parameters
+    ----------
+    spec : experiment name (see :data:`EXPERIMENTS`) or module.
+    scale : ``smoke`` | ``quick`` | ``paper``.
+    overrides : replace keys of ``SIZES[scale]`` (unknown keys are an error naming the valid ones).
+    executor : ``"serial"``, ``"process"``, a dask scheduler address ``"tcp://host:8786"`` or a
+        ``distributed.Client`` (default: ``MDRL_EXECUTOR``, else serial for smoke, process otherwise).
+    threads, max_workers : torch threads per run and local worker processes (default: :func:`choose_threads`).
+    rerun : ``True`` ignores the data file (default ``MDRL_RERUN``); see :func:`mdrl_lib.results.load_or_run`.
+
+    Every run whose (setting, seed, resolved config) is already in the data file or the run store is reused;
+    the others are trained (checkpointed under ``build/checkpoints/<experiment>/<scale>/``; smoke never
+    checkpoints or caches).
+    """
+    module = get_experiment(spec)
+    config = experiment_config(module, scale, overrides)
+    jobs, runs = jobs_of(module, config)
+    executor = choose_executor(scale, executor)
+    show = (scale != "smoke") if progress is None else progress
+
+    def run_fn(todo: list[Job], on_result) -> list:
+        n_threads = choose_threads(scale, executor, len(todo), max_workers, threads)
+        items = [(runs[job.label], job.seed, _checkpoint_dir(module.NAME, scale, job), job.label) for job in todo]
+        return run_jobs(_Execute(module.__name__, n_threads, progress=show and executor == "serial"), items,
+                        executor=executor, max_workers=max_workers, threads=n_threads, on_result=on_result,
+                        progress=show)
+
+    def assemble(parts: list[xr.Dataset], jobs_: list[Job]) -> xr.Dataset:
+        ds = combine(parts, [j.setting for j in jobs_], [j.seed for j in jobs_])
+        return module.finish(ds, config) if hasattr(module, "finish") else ds
+
+    return load_or_run(module.NAME, scale, config, jobs, run_fn, assemble, rerun=rerun, verbose=verbose)
+
+
+def run_single(spec: str | ModuleType, scale: str, index: int, *, overrides: Mapping[str, Any] | None = None,
+               threads: int | None = None) -> xr.Dataset:
+    """Train (or resume) job ``index`` of the experiment's grid in this process and keep it in the run store.
+
+    For background jobs and cluster job arrays: a later :func:`run_experiment` reuses the stored run.
+    """
+    module = get_experiment(spec)
+    config = experiment_config(module, scale, overrides)
+    jobs, runs = jobs_of(module, config)
+    if not 0 <= index < len(jobs):
+        raise ValueError(f"job index {index} out of range; {module.NAME} [{scale}] has jobs 0..{len(jobs) - 1}")
+    from mdrl_lib.results import _new_record, code_provenance
+
+    job = jobs[index]
+    provenance = code_provenance(scale)
+    n_threads = choose_threads(scale, "serial", 1, threads=threads)
+    ds, measured = _Execute(module.__name__, n_threads, progress=True)(
+        (runs[job.label], job.seed, _checkpoint_dir(module.NAME, scale, job), job.label))
+    if scale != "smoke":
+        store_run(module.NAME, scale, job, ds, _new_record(job, measured, provenance))
+        print(f"{module.NAME} [{scale}] job {index} ({job.label} seed {job.seed}): {measured['wall_time_s']:.0f} s, "
+              f"kept in {run_store(module.NAME, scale)}")
+    return ds
+
+
+def _checkpoint_dir(name: str, scale: str, job: Job) -> str | None:
+    """``build/checkpoints/<experiment>/<scale>/<label>__seed<seed>/``; smoke runs never checkpoint."""
+    if scale == "smoke":
+        return None
+    return str(build_dir() / "checkpoints" / name / scale / job.store_name().removesuffix(".nc"))
+
+
+__all__ = ["EXPERIMENTS", "Run", "RunContext", "check_choices", "choose_executor", "choose_threads",
+           "experiment_config", "get_experiment", "jobs_of", "run_experiment", "run_single"]

@@ -20,33 +20,28 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 import xarray as xr
 
-from mdrl_lib.agents.diff_sac import DiffSACAgent, DiffSACConfig
-from mdrl_lib.agents.diff_wpo import DiffWPOAgent
-from mdrl_lib.agents.diffusion_policy import DiffusionPolicyConfig
-from mdrl_lib.agents.sac import SACAgent, SACConfig
-from mdrl_lib.agents.wpo import WPOAgent
-from mdrl_lib.envs import make_env
-from mdrl_lib.experiments import check_choices, merge_config
-from mdrl_lib.results import load_or_run
-from mdrl_lib.sweep import run_sweep
-from mdrl_lib.train import TrainConfig, train
+from mdrl_lib.agents import make_agent
+from mdrl_lib.experiments import Run, RunContext, check_choices
+from mdrl_lib.train import TrainConfig
 
 NAME = "diffusion_toy"
 ENV = "mdrl/MultimodalBandit-v0"
 ALGOS = ("SAC", "DiffSAC", "WPO", "DiffWPO")
 DIFFUSION = {"DiffSAC": "SAC", "DiffWPO": "WPO"}
 
-CONFIGS: dict[str, dict[str, Any]] = {
+#: quick: 4 agents (diffusion ones at 3 Ks) x 3 seeds x 3000 steps, about 17 minutes on 2 cores
+SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"algos": list(ALGOS), "Ks": [2], "seeds": [0], "total_steps": 120, "eval_every": 60,
-              "n_samples": 300, "hidden": [32, 32], "batch_size": 32, "random_steps": 40, "alpha": 1.0},
-    "quick": {"algos": list(ALGOS), "Ks": [1, 4, 8], "seeds": [0, 1, 2], "total_steps": 3000, "eval_every": 500,
-              "n_samples": 2000, "hidden": [64, 64], "batch_size": 128, "random_steps": 200, "alpha": 1.0},
-    "paper": {"algos": list(ALGOS), "Ks": [1, 2, 4, 8, 16], "seeds": list(range(10)), "total_steps": 10000,
-              "eval_every": 1000, "n_samples": 5000, "hidden": [128, 128], "batch_size": 256, "random_steps": 500,
+              "eval_episodes": 20, "n_samples": 300, "hidden": [32, 32], "batch_size": 32, "random_steps": 40,
               "alpha": 1.0},
+    "quick": {"algos": list(ALGOS), "Ks": [1, 4, 8], "seeds": [0, 1, 2], "total_steps": 3000, "eval_every": 500,
+              "eval_episodes": 20, "n_samples": 2000, "hidden": [64, 64], "batch_size": 128, "random_steps": 200,
+              "alpha": 1.0},
+    "paper": {"algos": list(ALGOS), "Ks": [1, 2, 4, 8, 16], "seeds": list(range(10)), "total_steps": 10000,
+              "eval_every": 1000, "eval_episodes": 20, "n_samples": 5000, "hidden": [128, 128], "batch_size": 256,
+              "random_steps": 500, "alpha": 1.0},
 }
 
 
@@ -58,40 +53,33 @@ def energy_distance(x: np.ndarray, y: np.ndarray) -> float:
     return 2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y)
 
 
-def make_agent(algo: str, K: int, env, seed: int, cfg: dict[str, Any]):
-    if algo not in ALGOS:
-        raise ValueError(f"unknown algorithm {algo!r}; valid algorithms are {', '.join(ALGOS)}")
-    sac = SACConfig(hidden=tuple(cfg["hidden"]), batch_size=cfg["batch_size"], random_steps=cfg["random_steps"],
-                    autotune=False, alpha=cfg["alpha"], lr=1e-3)
-    if algo in ("SAC", "WPO"):
-        return (SACAgent if algo == "SAC" else WPOAgent)(env.observation_space, env.action_space, sac, seed=seed,
-                                                          device="cpu")
-    diffusion = DiffusionPolicyConfig(n_steps=K, hidden=tuple(cfg["hidden"]) + (cfg["hidden"][-1],),
-                                      squash_correction=True, prior_std=1.0, friction=1.0, dt=0.1)
-    cls = DiffSACAgent if algo == "DiffSAC" else DiffWPOAgent
-    return cls(env.observation_space, env.action_space, DiffSACConfig(sac=sac, diffusion=diffusion), seed=seed,
-               device="cpu")
+def resolve(setting: dict[str, Any], cfg: dict[str, Any]) -> Run:
+    """Temperature fixed at ``alpha`` (no autotuning), lr 1e-3 for the small networks; the diffusion policies
+    with one more hidden layer, the tanh correction on, prior std 1, friction 1, Δt 0.1 (module docstring)."""
+    algo, K = setting["algo"], setting["K"]
+    schedule = TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"],
+                           eval_episodes=cfg["eval_episodes"], eval_deterministic=False)
+    sac = {"hidden": cfg["hidden"], "batch_size": cfg["batch_size"], "random_steps": cfg["random_steps"],
+           "autotune": False, "alpha": cfg["alpha"], "lr": 1e-3}
+    diffusion = {"n_steps": K, "hidden": [*cfg["hidden"], cfg["hidden"][-1]], "squash_correction": True,
+                 "prior_std": 1.0, "friction": 1.0, "dt": 0.1}
+    overrides = sac if algo in ("SAC", "WPO") else {"sac": sac, "diffusion": diffusion}
+    return Run.of(algo, ENV, schedule, extra={"n_samples": cfg["n_samples"], "target_alpha": cfg["alpha"]},
+                  **overrides)
 
 
-def run_one(seed: int, algo: str, K: int, cfg: dict[str, Any]) -> xr.Dataset:
+def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
     """Train one agent on the bandit, then measure its policy against the Boltzmann target."""
-    torch.set_num_threads(1)  # tiny networks: threads only add overhead
-
-    def make():
-        return make_env(ENV)
-
-    env = make()
-    agent = make_agent(algo, K, env, seed, cfg)
-    tcfg = TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"], eval_episodes=20, seed=seed,
-                       eval_deterministic=False)
-    ds = train(make, agent, tcfg, progress=False).drop_dims("episode")
-    n = cfg["n_samples"]
+    env = run.make_env()
+    agent, _ = make_agent(run.algo, env, seed=seed, config=run.agent, device="cpu")  # tiny networks
+    ds = ctx.train(run, agent, seed).drop_dims("episode")
+    n = run.extra["n_samples"]
     obs = np.zeros(1, dtype=np.float32)
     actions = np.stack([agent.act(obs) for _ in range(n)]).astype(np.float64)
     u = env.unwrapped
-    target = u.sample_boltzmann(n, np.random.default_rng([seed, 77]), alpha=cfg["alpha"])
+    target = u.sample_boltzmann(n, np.random.default_rng([seed, 77]), alpha=run.extra["target_alpha"])
     weights, target_weights = u.mode_weights(actions), u.mode_weights(target)
-    out = xr.Dataset({
+    return xr.Dataset({
         "eval_return": ds["eval_return"].mean("eval_episode"),
         "energy_distance": energy_distance(actions, target),
         "mode_weights": ("mode", weights),
@@ -100,29 +88,12 @@ def run_one(seed: int, algo: str, K: int, cfg: dict[str, Any]) -> xr.Dataset:
         "mean_reward": float(u.reward(actions).mean()),
         "samples": (("sample", "xy"), actions[:1000]),
     }, coords={"mode": np.arange(4), "xy": ["a0", "a1"], "sample": np.arange(min(n, 1000))})
-    return out
 
 
-def settings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+def validate(cfg: dict[str, Any]) -> None:
+    check_choices("algorithm", cfg["algos"], ALGOS)
+
+
+def grid(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """Gaussian bases once (tagged K = 0), each diffusion agent once per K."""
     return [{"algo": a, "K": K} for a in cfg["algos"] for K in ([0] if a not in DIFFUSION else cfg["Ks"])]
-
-
-def run(scale: str = "quick", *, executor: Any = "process", rerun: bool | None = None, **overrides) -> xr.Dataset:
-    """Load ``data/diffusion_toy/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
-    config = merge_config(NAME, CONFIGS, scale, overrides)
-    check_choices("algorithm", config["algos"], ALGOS)
-
-    def compute(cfg):
-        return run_sweep(_Bound(cfg), settings(cfg), cfg["seeds"], executor=executor)
-
-    return load_or_run(NAME, scale, config, compute, rerun=rerun)
-
-
-class _Bound:
-    def __init__(self, cfg: dict[str, Any]):
-        self.cfg = dict(cfg)
-        self.__name__ = "run_one"
-
-    def __call__(self, *, seed: int, algo: str, K: int) -> xr.Dataset:
-        return run_one(seed, algo, K, self.cfg)

@@ -1,7 +1,7 @@
 """MaxDiff RL paper, point mass (Figs 1–2, spec maxdiff.md §5.3): β × {MaxDiff, NN-MPPI, SAC} × seeds.
 
-Each run trains one agent on ``mdrl/PointMass-v0`` with coupling β through :func:`mdrl_lib.train.train`
-(checkpointed under ``build/checkpoints/point_mass/<scale>/``, so an interrupted sweep resumes), then keeps:
+Each run trains one agent on ``mdrl/PointMass-v0`` with coupling β (checkpointed by
+:func:`~mdrl_lib.experiments.run_experiment`, so an interrupted sweep resumes), then keeps:
 
 * ``episode_return(episode)``, ``episode_length(episode)``, ``episode_end_step(episode)``: every training
   episode — the published learning curves are running maxima of these (episodes that left the box dropped);
@@ -11,29 +11,24 @@ Each run trains one agent on ``mdrl/PointMass-v0`` with coupling β through :fun
 * ``traj_x(t)``, ``traj_y(t)``: the path of the first final evaluation episode.
 
 The runs are combined into one Dataset with dimensions ``algo × beta × seed × ...`` and cached in
-``data/point_mass/<scale>.nc``. ``python -m mdrl_lib.experiments.point_mass --scale quick --run MaxDiff 0.001 13``
-runs (or resumes) a single run, for background jobs.
+``data/point_mass/<scale>.nc``. ``python -m mdrl_lib.experiments point_mass --scale quick --list`` numbers the
+runs; ``--job N`` trains (or resumes) one of them in the background.
+
+:func:`run_one` and :func:`learning_curve` are shared with the Swimmer experiments (same agents, same curves).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 import xarray as xr
 
-from mdrl_lib.envs import make_env
-from mdrl_lib.experiments import check_choices, merge_config
-from mdrl_lib.paths import build_dir
-from mdrl_lib.results import CorruptResultsError, canonical_json, load_or_run, load_results, save_results
-from mdrl_lib.sweep import run_sweep
-from mdrl_lib.train import TrainConfig, train
+from mdrl_lib.agents import make_agent
+from mdrl_lib.experiments import Run, RunContext, check_choices
+from mdrl_lib.train import TrainConfig
 
 NAME = "point_mass"
 ALGOS = ("MaxDiff", "NN-MPPI", "SAC")
@@ -57,7 +52,7 @@ PUBLISHED_FINAL_ERROR = {
 PAPER_SEEDS = [13, 113, 213, 313, 413, 513, 613, 713, 813, 913]  # β = 0.001 replaced 513 by 1013 (§2.6)
 
 #: Per-scale configuration. ``planner``: overrides of the published planner settings (smoke only).
-CONFIGS: dict[str, dict[str, Any]] = {
+SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"betas": [1.0, 0.001], "algos": list(ALGOS), "seeds": [0], "total_steps": 160,
               "eval_every": 160, "eval_episodes": 1, "max_episode_steps": 60, "checkpoint_every": 80, "curve_points": 8,
               "planner": {"samples": 32, "horizon": 8}, "batch_size": 32},
@@ -90,97 +85,64 @@ class _PathRecorder(gym.Wrapper):
         return out
 
 
-def make_agent(algo: str, env_name: str, env: gym.Env, seed: int, *, beta: float | None = None,
-               alpha: float | None = None, planner: dict[str, Any] | None = None, batch_size: int | None = None):
-    """The agent ``algo`` ∈ {MaxDiff, NN-MPPI, SAC} with the published settings for ``env_name``."""
-    from dataclasses import replace
+def schedule(cfg: dict[str, Any]) -> TrainConfig:
+    """The training schedule of every run of the MaxDiff-paper experiments (its seed is set per run)."""
+    return TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"],
+                       eval_episodes=cfg["eval_episodes"], checkpoint_every=cfg["checkpoint_every"])
 
-    planner = dict(planner or {})
-    if algo in ("MaxDiff", "NN-MPPI"):
-        from mdrl_lib.agents.maxdiff import MaxDiffAgent, maxdiff_config
-        from mdrl_lib.agents.mppi import MPPIAgent, mppi_config
 
-        if algo == "MaxDiff":
-            cfg, cls = maxdiff_config(env_name, beta=beta, alpha=alpha, **planner), MaxDiffAgent
-        else:
-            cfg, cls = mppi_config(env_name, beta=beta, **planner), MPPIAgent
-        if batch_size is not None:
-            cfg = replace(cfg, model=replace(cfg.model, batch_size=batch_size))
-        return cls(env.observation_space.shape[0], env.action_space.shape[0], cfg, seed=seed)
+def maxdiff_paper_run(algo: str, env: str, cfg: dict[str, Any], *, env_kwargs: dict[str, Any] | None = None,
+                      record_path: bool = False, planner: dict[str, Any] | None = None) -> Run:
+    """One MaxDiff-paper run: MaxDiff / NN-MPPI with the published planner for ``env`` (plus ``planner``
+    overrides) or SAC with the paper's v1 settings (``preset="maxdiff"``); the model's / SAC's batch size from
+    ``cfg``; the learning-curve sizes in ``extra``."""
+    extra = {"curve_points": cfg["curve_points"], "record_path": record_path}
+    common = dict(env_kwargs=env_kwargs, max_episode_steps=cfg["max_episode_steps"], extra=extra)
     if algo == "SAC":
-        from mdrl_lib.agents.sac import SACAgent, SACConfig
-
-        cfg = SACConfig.maxdiff({"point_mass": "PointMass", "swimmer": "Swimmer"}[env_name])
-        if batch_size is not None:
-            cfg = replace(cfg, batch_size=batch_size)
-        return SACAgent(env.observation_space, env.action_space, cfg, seed=seed)
-    raise ValueError(f"unknown algorithm {algo!r}; valid: {', '.join(ALGOS)}")
+        return Run.of(algo, env, schedule(cfg), preset="maxdiff", batch_size=cfg["batch_size"], **common)
+    return Run.of(algo, env, schedule(cfg), model={"batch_size": cfg["batch_size"]},
+                  planner={**cfg["planner"], **(planner or {})}, **common)
 
 
-def run_name(algo: str, seed: int, **setting) -> str:
-    parts = [algo] + [f"{k}{v:g}" for k, v in setting.items()] + [f"seed{seed}"]
-    return "_".join(parts)
+def grid(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"algo": algo, "beta": float(beta)} for algo in cfg["algos"] for beta in cfg["betas"]]
 
 
-def train_one(*, experiment: str, scale: str, algo: str, seed: int, env_id: str, env_kwargs: dict[str, Any],
-              env_name: str, setting: dict[str, Any], schedule: dict[str, Any], agent_kwargs: dict[str, Any],
-              record_path: bool = False) -> xr.Dataset:
-    """Train (or resume, or load the finished result of) one run; returns its per-run Dataset.
+def resolve(setting: dict[str, Any], cfg: dict[str, Any]) -> Run:
+    return maxdiff_paper_run(setting["algo"], ENV_ID, cfg, env_kwargs={"beta": setting["beta"]}, record_path=True)
 
-    The finished run is cached in ``build/runs/<experiment>/<scale>/<name>.nc`` (keyed by its config), its
-    checkpoint lives in ``build/checkpoints/<experiment>/<scale>/<name>/``.
-    """
-    name = run_name(algo, seed, **setting)
-    config = {"algo": algo, "seed": seed, "env_id": env_id, "env_kwargs": env_kwargs, "schedule": schedule,
-              "agent_kwargs": agent_kwargs}
-    cache = build_dir() / "runs" / experiment / scale / f"{name}.nc"
-    if cache.exists():
-        try:
-            cached = load_results(cache)
-        except CorruptResultsError:
-            cached = xr.Dataset()
-        if cached.attrs.get("config") == canonical_json(config):
-            return cached
+
+def validate(cfg: dict[str, Any]) -> None:
+    check_choices("algorithm", cfg["algos"], ALGOS)
+
+
+def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
+    """Train one agent; keep its evaluations, its learning curves and (``record_path``) one final path."""
     made: list[gym.Env] = []
 
     def make() -> gym.Env:
-        env = make_env(env_id, max_episode_steps=schedule["max_episode_steps"], **env_kwargs)
-        if record_path and len(made) == 1:  # the second env train() builds is the evaluation env
+        env = run.make_env()
+        if run.extra["record_path"] and len(made) == 1:  # the second env train() builds is the evaluation env
             env = _PathRecorder(env)
         made.append(env)
         return env
 
-    agent = make_agent(algo, env_name, make_env(env_id, **env_kwargs), seed, **agent_kwargs)
-    cfg = TrainConfig(total_steps=schedule["total_steps"], eval_every=schedule["eval_every"],
-                      eval_episodes=schedule["eval_episodes"], checkpoint_every=schedule["checkpoint_every"],
-                      seed=seed)
-    t0 = time.perf_counter()
-    threads = torch.get_num_threads()
-    # one thread per run: these small matmuls gain little from a second thread, and on a shared CPU a
-    # spinning OpenMP barrier makes them many times slower; run_sweep's processes run runs side by side
-    torch.set_num_threads(1)
-    try:
-        ds = train(make, agent, cfg, checkpoint_dir=build_dir() / "checkpoints" / experiment / scale / name,
-                   progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    agent, _ = make_agent(run.algo, run.make_env(), seed=seed, config=run.agent)
+    ds = ctx.train(run, agent, seed, make_env=make)
+    total, points = run.train.total_steps, run.extra["curve_points"]
     out = ds[["eval_return", "eval_length"]]
-    for name, values in learning_curve(ds, schedule["total_steps"], schedule["curve_points"],
-                                       schedule["max_episode_steps"]).items():
+    for name, values in learning_curve(ds, total, points, run.max_episode_steps).items():
         out[name] = ("curve_step", values)
-    out = out.assign_coords(curve_step=curve_grid(schedule["total_steps"], schedule["curve_points"]))
-    n_steps = schedule["max_episode_steps"] + 1
-    path = np.full((n_steps, 2), np.nan)
-    if record_path and isinstance(made[1], _PathRecorder) and made[1]._paths:
-        final = made[1]._paths[-schedule["eval_episodes"]]
-        arr = np.stack(final)[:n_steps]
-        path[: len(arr)] = arr
-    out["traj_x"] = ("t", path[:, 0])
-    out["traj_y"] = ("t", path[:, 1])
-    out.attrs = {"config": canonical_json(config), "run_wall_time_s": time.perf_counter() - t0}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    save_results(out, cache)
-    return load_results(cache)
+    out = out.assign_coords(curve_step=curve_grid(total, points))
+    if run.extra["record_path"]:
+        n_steps = run.max_episode_steps + 1
+        path = np.full((n_steps, 2), np.nan)
+        if isinstance(made[1], _PathRecorder) and made[1]._paths:
+            final = np.stack(made[1]._paths[-run.train.eval_episodes])[:n_steps]
+            path[: len(final)] = final
+        out["traj_x"] = ("t", path[:, 0])
+        out["traj_y"] = ("t", path[:, 1])
+    return out
 
 
 def curve_grid(total_steps: int, points: int) -> np.ndarray:
@@ -217,60 +179,6 @@ def learning_curve(ds: xr.Dataset, total_steps: int, points: int, full_length: i
     return {"best_return": best, "interval_return": interval, "episodes": count}
 
 
-def _strip(ds: xr.Dataset) -> xr.Dataset:
-    """Per-run Dataset → the variables combined across runs (provenance lives on the combined file)."""
-    out = ds.copy()
-    wall = float(ds.attrs.get("run_wall_time_s", np.nan))
-    out.attrs = {}
-    out["run_wall_time_s"] = ((), wall)
-    return out
-
-
-def _schedule(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: cfg[k] for k in ("total_steps", "eval_every", "eval_episodes", "max_episode_steps",
-                                "checkpoint_every", "curve_points")}
-
-
-class _RunPointMass:
-    """Picklable sweep function: one (algo, beta, seed) run at a given scale."""
-
-    def __init__(self, scale: str, cfg: dict[str, Any]):
-        self.scale, self.cfg = scale, cfg
-        self.__name__ = "point_mass_run"
-
-    def __call__(self, *, seed: int, algo: str, beta: float) -> xr.Dataset:
-        cfg = self.cfg
-        agent_kwargs = {"beta": beta, "batch_size": cfg["batch_size"]}
-        if algo != "SAC":
-            agent_kwargs["planner"] = cfg["planner"]
-        else:
-            agent_kwargs.pop("beta")
-        return _strip(train_one(experiment=NAME, scale=self.scale, algo=algo, seed=seed, env_id=ENV_ID,
-                                env_kwargs={"beta": beta}, env_name="point_mass", setting={"beta": beta},
-                                schedule=_schedule(cfg), agent_kwargs=agent_kwargs, record_path=True))
-
-
-def resolve_config(scale: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    config = merge_config(NAME, CONFIGS, scale, overrides)
-    check_choices("algorithm", config["algos"], ALGOS)
-    return config
-
-
-def run(scale: str = "quick", *, executor: Any = None, rerun: bool | None = None, **overrides) -> xr.Dataset:
-    """Load ``data/point_mass/<scale>.nc`` or compute it; ``overrides`` replace config keys."""
-    config = resolve_config(scale, overrides)
-    # smoke: in this process; longer scales: local worker processes, one run per core (or a dask cluster)
-    executor = executor or ("serial" if scale == "smoke" else "process")
-
-    def compute(cfg):
-        ds = run_sweep(_RunPointMass(scale, cfg), {"algo": cfg["algos"], "beta": cfg["betas"]}, cfg["seeds"],
-                       executor=executor, progress=False)
-        ds.attrs["seeds"] = json.dumps(cfg["seeds"])
-        return ds
-
-    return load_or_run(NAME, scale, config, compute, rerun=rerun)
-
-
 def final_error(ds: xr.Dataset) -> xr.DataArray:
     """The paper's final-policy error ``Σ_t (x_t² + y_t²)`` = −return of each final evaluation episode.
 
@@ -286,28 +194,3 @@ def maxdiff_advantage(ds: xr.Dataset) -> xr.DataArray:
     """Per β: mean final error of each baseline minus MaxDiff's (positive = MaxDiff better); ``(algo, beta)``."""
     err = final_error(ds).mean(("seed", "eval_episode"))
     return (err - err.sel(algo="MaxDiff")).drop_sel(algo="MaxDiff")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mdrl_lib.experiments.point_mass")
-    parser.add_argument("--scale", default="quick")
-    parser.add_argument("--run", nargs=3, metavar=("ALGO", "BETA", "SEED"), help="train/resume one run only")
-    args = parser.parse_args(argv)
-    try:
-        cfg = resolve_config(args.scale, {})
-        if args.run:
-            algo, beta, seed = args.run[0], float(args.run[1]), int(args.run[2])
-            ds = _RunPointMass(args.scale, cfg)(seed=seed, algo=algo, beta=beta)
-            print(f"{algo} beta={beta:g} seed={seed}: final eval return {ds.eval_return.values[-1]}, "
-                  f"{int(ds.episodes[-1])} episodes, {float(ds.run_wall_time_s):.0f} s")
-        else:
-            print(run(args.scale))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-

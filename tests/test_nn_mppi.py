@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mdrl_lib.agents.maxdiff import MaxDiffAgent, maxdiff_config
-from mdrl_lib.agents.mppi import MPPIAgent, mppi_config
+from mdrl_lib.agents.nn_mppi import MPPIAgent, mppi_config
 from mdrl_lib.models import DynamicsValueModel
 from mdrl_lib.planners import MPPIPlanner, PlannerConfig, control_log_prior, filter_matrix, mppi_weights, path_entropy
 from mdrl_lib.planners.mppi import window_length
