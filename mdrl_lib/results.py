@@ -136,7 +136,9 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
         raise ResultsError(f"cannot write results to folder {str(path.parent)!r}: {err.strerror or err}. "
                            "Choose a writable folder (set MDRL_DATA, or fix its permissions).") from err
     try:
-        ds.to_netcdf(tmp, engine=ENGINE)
+        # encodings inherited from files read earlier (e.g. an int dtype of a variable that combining padded with
+        # NaN) must not apply to what is written now
+        ds.drop_encoding().to_netcdf(tmp, engine=ENGINE)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -493,3 +495,134 @@ def _with_file_attrs(ds: xr.Dataset, experiment: str, scale: str, config: Mappin
         "schema_version": SCHEMA_VERSION,
     }
     return ds
+
+
+# ----- validating committed results ---------------------------------------------------------------------------
+
+REQUIRED_ATTRS = ("experiment", "scale", "config", "seeds", "runs", "run_configs", "git_commit", "versions", "device",
+                  "wall_time_s", "run_time_s", "created_at", "schema_version")
+RECORD_KEYS = ("label", "setting", "seed", "config", "git_commit", "wall_time_s", "device", "created_at")
+
+
+def _commit_problem(commit: Any, what: str) -> str | None:
+    """None when ``commit`` (``sha`` or ``sha+dirty``) is an ancestor of HEAD; else what is wrong."""
+    sha = str(commit).removesuffix("+dirty")
+    if len(sha) != 40 or any(c not in "0123456789abcdef" for c in sha):
+        return f"{what}: {commit!r} is not a full commit sha"
+    try:
+        subprocess.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root(), check=True, capture_output=True,
+                       timeout=30)
+    except subprocess.CalledProcessError:
+        shallow = _git("rev-parse", "--is-shallow-repository").strip() == "true"
+        return None if shallow else f"{what}: commit {sha[:12]} is not in this repository's history"
+    except (OSError, subprocess.SubprocessError):
+        return None  # not a git checkout: nothing to verify against
+    if subprocess.run(["git", "merge-base", "--is-ancestor", sha, "HEAD"], cwd=root(), capture_output=True,
+                      timeout=30).returncode != 0:
+        return f"{what}: commit {sha[:12]} is not an ancestor of HEAD"
+    return None
+
+
+def _dirty_problem(record: Mapping[str, Any], what: str) -> list[str]:
+    """A ``+dirty`` commit must say what was dirty (files and diff hash), or name the clean commits a migration
+    verified to resolve the same configs."""
+    if not str(record.get("git_commit", "")).endswith("+dirty"):
+        return []
+    if record.get("dirty_files") and record.get("diff_sha256"):
+        return []
+    verified = record.get("verified_commits")
+    if verified:
+        return [p for c in verified if (p := _commit_problem(c, f"{what} verified commit"))]
+    return [f"{what}: commit {record.get('git_commit')} is dirty but records neither dirty_files + diff_sha256 nor "
+            "verified_commits"]
+
+
+def check_file(path: str | Path) -> list[str]:
+    """Everything wrong with one committed results file (empty list: it passes).
+
+    Checks the schema attributes, that ``experiment``/``scale`` match the path, that every run has a complete
+    provenance record whose config hash matches its stored config and whose coordinates are in the data, and
+    that every recorded commit is an ancestor of HEAD (dirty ones explained).
+    """
+    path = Path(path)
+    try:
+        ds = load_results(path)
+    except (CorruptResultsError, FileNotFoundError) as err:
+        return [str(err)]
+    a = ds.attrs
+    problems = [f"missing attribute {k!r}" for k in REQUIRED_ATTRS if k not in a]
+    if problems:
+        return problems
+    if a["schema_version"] != SCHEMA_VERSION:
+        problems.append(f"schema_version {a['schema_version']} (current: {SCHEMA_VERSION})")
+    if a["experiment"] != path.parent.name or a["scale"] != path.stem:
+        problems.append(f"attributes say {a['experiment']}/{a['scale']} but the file is {path.parent.name}/{path.name}")
+    if a["scale"] not in ("quick", "paper"):
+        problems.append(f"scale {a['scale']!r}: only quick and paper results are committed")
+    records, configs = json.loads(a["runs"]), json.loads(a["run_configs"])
+    if not records:
+        problems.append("no run records")
+    seen = set()
+    for i, rec in enumerate(records):
+        what = f"run {i} ({rec.get('label')} seed {rec.get('seed')})"
+        missing = [k for k in RECORD_KEYS if k not in rec]
+        if missing:
+            problems.append(f"{what}: record lacks {missing}")
+            continue
+        key = (canonical_json(rec["setting"]), rec["seed"])
+        if key in seen:
+            problems.append(f"{what}: recorded twice")
+        seen.add(key)
+        if rec["config"] not in configs:
+            problems.append(f"{what}: config {rec['config'][:12]} not in run_configs")
+        elif config_sha(configs[rec["config"]]) != rec["config"]:
+            problems.append(f"{what}: stored config does not hash to {rec['config'][:12]}")
+        for dim, value in {**rec["setting"], "seed": rec["seed"]}.items():
+            if dim not in ds.coords or value not in ds[dim].values:
+                problems.append(f"{what}: {dim}={value!r} is not a coordinate of the data")
+        if rec["wall_time_s"] is not None and not isinstance(rec["wall_time_s"], (int, float)):
+            problems.append(f"{what}: wall_time_s {rec['wall_time_s']!r} is not a number or null")
+        if p := _commit_problem(rec["git_commit"], what):
+            problems.append(p)
+        problems += _dirty_problem(rec, what)
+    if p := _commit_problem(a["git_commit"], "file"):
+        problems.append(p)
+    problems += _dirty_problem({k: a.get(k) for k in ("git_commit", "dirty_files", "diff_sha256")}, "file")
+    return problems
+
+
+def committed_results(folder: str | Path | None = None) -> list[Path]:
+    """Every ``<experiment>/<scale>.nc`` under the committed data folder (``data/published`` has its own schema)."""
+    base = Path(folder) if folder is not None else root() / "data"
+    return sorted(p for p in base.glob("*/*.nc") if p.parent.name != "published")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mdrl_lib.results",
+                                     description="Validate committed results files (attributes and provenance).")
+    parser.add_argument("command", choices=["check"])
+    parser.add_argument("paths", nargs="*", help="files to check (default: every data/<experiment>/<scale>.nc)")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.paths] or committed_results()
+    failed = 0
+    for path in paths:
+        problems = check_file(path)
+        shown = path.relative_to(root()) if path.resolve().is_relative_to(root()) else path
+        if problems:
+            failed += 1
+            print(f"FAIL {shown}")
+            for p in problems:
+                print(f"     - {p}")
+        else:
+            print(f"ok   {shown}")
+    if not paths:
+        print("no results files found")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

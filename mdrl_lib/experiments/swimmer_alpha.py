@@ -69,4 +69,8 @@ def validate(cfg: dict[str, Any]) -> None:
         raise ValueError(f"alphas must be > 0, got {cfg['alphas']} (α = 0 is NN-MPPI without its control prior)")
 
 
-__all__ = ["grid", "resolve", "run_one", "validate"]
+def finish(ds, cfg: dict[str, Any]):
+    return ds.reindex(alpha=sorted(ds.alpha.values.tolist()))  # α ascending: baselines (0) first
+
+
+__all__ = ["finish", "grid", "resolve", "run_one", "validate"]
