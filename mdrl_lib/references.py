@@ -97,6 +97,10 @@ _PREFIX = {MAXDIFF_SOURCE: "maxdiff", DIME_SOURCE: "dime"}
 #: so its own sha256 is pinned here; a downloaded buffer is checked against the manifest's sha256 of the original.
 SINGLESHOT_NPZ = "maxdiff/singleshot_final_state.npz"
 DERIVED_SHA256 = {SINGLESHOT_NPZ: "a359c896f30bdff2dd8d1ec6016ff64b55fd8fd53326dabc835ccb60f25f3701"}
+#: Full hashes of the manifest's abbreviated commits, where known (specs/dime.md §1), for the download URL. The
+#: MaxDiff commit is known only as cb695d8 (specs/maxdiff.md §1.1): its URL uses that (GitHub resolves unique
+#: abbreviations); the sha256 check makes either form safe.
+FULL_COMMITS = {"7082bb7": "7082bb7e8ab0e7f8a036a985333541d08d9d3e7d"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ class PublishedFile:
 
     @property
     def url(self) -> str:
-        return RAW_URL.format(source=self.source, commit=self.commit, path=self.path)
+        commit = FULL_COMMITS.get(self.commit, self.commit)
+        return RAW_URL.format(source=self.source, commit=commit, path=self.path)
 
     @property
     def citation(self) -> str:
@@ -558,7 +563,7 @@ def maxdiff_curve(folder: str, metric: str = "best_so_far", steps: Iterable[int]
     da.attrs.update(folder=folder, metric=metric, definition=METRICS[metric], counting_rule=COUNTING_RULE,
                     window=window, budget=info.budget, method=info.method, env=info.env,
                     units="episode return (sum of env rewards)",
-                    source=f"{MAXDIFF_SOURCE}@{_entry(maxdiff_seeds_key(folder, seeds[0])).commit} "
+                    source=f"{MAXDIFF_SOURCE}@{_entry(reward_log_key(folder, seeds[0])).commit} "
                            f"data/{folder}/seed_*/reward_data.pkl")
     da["step"].attrs["units"] = "environment steps"
     return da
@@ -599,7 +604,7 @@ def authors_curve(folder: str, n_points: int | None = None) -> xr.DataArray:
     return da
 
 
-def maxdiff_seeds_key(folder: str, seed: int) -> str:
+def reward_log_key(folder: str, seed: int) -> str:
     """Manifest key of a run's ``reward_data.pkl`` (``maxdiff/<folder>/seed_<seed>/reward_data.pkl``)."""
     return f"{_check_folder(folder)[seed]}/reward_data.pkl"
 
@@ -936,7 +941,7 @@ def _curves_group(folders: Sequence[str]) -> xr.Dataset:
         inside = STEP_GRID <= info.budget
         used.append(f"{_check_folder(f)[maxdiff_seeds(f)[0]]}/config.yaml")
         for j, s in enumerate(maxdiff_seeds(f)):
-            used.append(maxdiff_seeds_key(f, s))
+            used.append(reward_log_key(f, s))
             ep = maxdiff_episodes(f, s)
             n_episodes[i, j] = len(ep["frame"])
             for m in METRICS:
@@ -961,7 +966,7 @@ def _as_plotted_group(folders: Sequence[str]) -> xr.Dataset:
         da = authors_curve(f)
         values[i, :da.sizes["seed"], :da.sizes["step"]] = da.values
         step_at[i, :da.sizes["step"]] = da.step.values
-        used += [maxdiff_seeds_key(f, s) for s in maxdiff_seeds(f)]
+        used += [reward_log_key(f, s) for s in maxdiff_seeds(f)]
     a = xr.Dataset({"best_so_far": (("run", "seed", "point"), values, {"definition": AUTHORS_CURVE_DEFINITION}),
                     "step_at": (("run", "point"), step_at, {"units": "environment steps",
                                                             "long_name": "step of each point (NaN past n_points)"}),
@@ -1066,7 +1071,7 @@ def build(out: str | Path | None = None) -> list[Path]:
     Deterministic: the same manifest and inputs give byte-identical files (no time stamps are stored).
     """
     out = Path(out) if out is not None else published_data_dir()
-    mx = manifest()[maxdiff_seeds_key("maxdiff/SwimmerEnv_v3_H40_alpha100", 13)]
+    mx = manifest()[reward_log_key("maxdiff/SwimmerEnv_v3_H40_alpha100", 13)]
     maxdiff_attrs = _root_attrs(
         "MaxDiff RL (Berrueta, Pinosky, Murphey, Nature Machine Intelligence 2024): released results as numbers",
         f"github.com/{MAXDIFF_SOURCE} data/", mx.commit, "GPL-3.0")

@@ -124,7 +124,8 @@ def test_missing_file_is_one_error_naming_every_place(offline):
 def test_failed_download_is_named(offline, monkeypatch):
     monkeypatch.delenv("MDRL_OFFLINE")
     monkeypatch.setattr(refs, "RAW_URL", (offline / "nowhere").as_uri() + "/{source}/{commit}/{path}")
-    with pytest.raises(ReferenceUnavailableError, match=r"3\. download file:.*nowhere/ALRhub/DIME/7082bb7/"
+    with pytest.raises(ReferenceUnavailableError, match=r"3\. download file:.*nowhere/ALRhub/DIME/7082bb7e8ab0e7f8a0"
+                                                        r"36a985333541d08d9d3e7d/"
                                                         r"paper_results/gym_ant_v3/mean_return.npy: failed"):
         refs.published_bytes("dime/paper_results/gym_ant_v3/mean_return.npy")
 
@@ -134,9 +135,9 @@ def test_download_goes_to_the_cache_and_is_checked(offline, monkeypatch):
     """A stand-in for GitHub (a file:// tree <source>/<commit>/<path>): fetched once, then read from the cache."""
     key = "dime/paper_results/gym_ant_v3/mean_return.npy"
     e = refs.manifest()[key]
-    server = offline / "server"
-    (server / e.source / e.commit / e.path).parent.mkdir(parents=True)
-    shutil.copy(SHARED / key, server / e.source / e.commit / e.path)
+    server, commit = offline / "server", refs.FULL_COMMITS.get(e.commit, e.commit)
+    (server / e.source / commit / e.path).parent.mkdir(parents=True)
+    shutil.copy(SHARED / key, server / e.source / commit / e.path)
     monkeypatch.delenv("MDRL_OFFLINE")
     monkeypatch.setattr(refs, "RAW_URL", server.as_uri() + "/{source}/{commit}/{path}")
     assert refs.published_bytes(key) == (SHARED / key).read_bytes()
@@ -150,8 +151,8 @@ def test_download_goes_to_the_cache_and_is_checked(offline, monkeypatch):
     with pytest.raises(ReferenceUnavailableError, match="present but damaged"):
         refs.published_bytes(key)
     # a server handing out a wrong file: integrity error naming the file and the URL, nothing cached
-    (server / e.source / e.commit / e.path).parent.mkdir(parents=True)
-    (server / e.source / e.commit / e.path).write_bytes(b"not the file")
+    (server / e.source / commit / e.path).parent.mkdir(parents=True)
+    (server / e.source / commit / e.path).write_bytes(b"not the file")
     (offline / "cache" / "published" / key).unlink()
     with pytest.raises(ReferenceIntegrityError, match=f"{key} from file:.*sha256 [0-9a-f]{{64}} \\(12 bytes\\) is not "
                                                       f"the pinned {e.sha256}"):
