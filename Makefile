@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCALE  ?= quick
 NOTEBOOKS ?=
+EXECUTOR ?=
 ONLY   := $(if $(strip $(NOTEBOOKS)),--only $(NOTEBOOKS))
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -18,6 +19,7 @@ help:
 	@echo "make test                    unit tests + every notebook at smoke scale (nbval)"
 	@echo "make reproduce SCALE=quick   re-run the experiments instead of reading data/ (quick|paper)"
 	@echo "  NOTEBOOKS=\"10 21\"           (figures, reproduce) only these notebooks, by number or name"
+	@echo "  EXECUTOR=tcp://host:8786     (reproduce) run the sweeps on a running dask cluster"
 	@echo "make lint                    ruff + notebooks stored stripped"
 
 venv: $(STAMP)
@@ -29,6 +31,9 @@ $(STAMP): pyproject.toml
 	  || (tail -n 40 $(VENV)/install.log; echo "error: pip install failed (full log: $(VENV)/install.log)"; exit 1)
 	@$(PY) -c "import mdrl_lib, torch, mujoco, gymnasium, papermill, nbval" \
 	  || (echo "error: installing the requirements into $(VENV) failed (see above)"; exit 1)
+	@# notebooks run in JupyterLab keep their outputs locally; this git filter strips them on `git add`
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install \
+	  && echo "nbstripout installed as this clone's git filter for *.ipynb"; fi
 	@touch $(STAMP)
 
 figures: $(STAMP)
@@ -41,7 +46,7 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	@case "$(SCALE)" in quick|paper) ;; *) echo "error: SCALE=$(SCALE) is not valid; use SCALE=quick or SCALE=paper"; exit 2;; esac
-	MDRL_RERUN=1 $(PY) -m mdrl_lib.notebooks run --scale $(SCALE) $(ONLY)
+	MDRL_RERUN=1 MDRL_EXECUTOR=$(EXECUTOR) $(PY) -m mdrl_lib.notebooks run --scale $(SCALE) $(ONLY)
 
 paper:
 	$(MAKE) reproduce SCALE=paper

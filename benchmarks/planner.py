@@ -125,8 +125,7 @@ def main(argv=None) -> None:
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(1)
     for _ in range(1000):
-        agent.buffer.add(rng.normal(size=10), rng.normal(size=2), 0.0, rng.normal(size=10), rng.normal(size=2),
-                         False)
+        agent._store(rng.normal(size=10), rng.normal(size=2), 0.0, rng.normal(size=10), rng.normal(size=2), False)
 
     def env_step():
         nonlocal obs

@@ -1,12 +1,13 @@
-"""Execute the notebooks in order with papermill, with parameters per scale from ``params/<scale>/``.
+"""Execute the notebooks in order with papermill; the one parameter that differs per scale is ``scale`` itself.
 
 ``python -m mdrl_lib.notebooks run --scale quick`` is what ``make figures`` calls; ``prepare --scale
 smoke`` writes parameterised copies without executing them, which ``make test`` then executes under
 ``pytest --nbval-lax`` (one execution per notebook, with nbval's per-cell reporting).
 
-Parameters are checked before anything runs: every key of ``params/<scale>/<stem>.yaml`` (and of any
-extra parameters) must be a name assigned in the notebook's ``parameters`` cell — papermill itself only
-warns about unknown names. A failing cell raises :class:`NotebookError` naming the notebook, the cell and
+Every size a notebook uses per scale lives with the code that uses it (an experiment's ``SIZES``, or a theory
+notebook's own ``SIZES`` table), so a notebook is run with ``scale`` and nothing else. Extra parameters are
+checked before anything runs: each must be a name assigned in the notebook's ``parameters`` cell — papermill
+itself only warns about unknown names. A failing cell raises :class:`NotebookError` naming the notebook, the cell and
 the exception.
 """
 
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import yaml
 
 from mdrl_lib.paths import SCALES, build_dir, check_scale, root
 
@@ -84,20 +84,11 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
 
 
 def load_params(path: str | Path, scale: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Parameters for ``path`` at ``scale``: ``params/<scale>/<stem>.yaml`` plus ``extra``, validated."""
-    check_scale(scale)
-    path = Path(path)
-    pfile = root() / "params" / scale / f"{path.stem}.yaml"
-    if not pfile.exists():
-        raise NotebookError(f"{path.name}: missing parameter file {pfile.relative_to(root())} "
-                            f"(every notebook needs one per scale: {', '.join(SCALES)})")
-    params = yaml.safe_load(pfile.read_text()) or {}
-    if not isinstance(params, dict):
-        raise NotebookError(f"{pfile}: must be a mapping of parameter names to values")
-    params.update(extra or {})
-    params.setdefault("scale", scale)
-    if params["scale"] != scale:
-        raise NotebookError(f"{pfile}: sets scale={params['scale']!r} but lives under params/{scale}/")
+    """Parameters for ``path`` at ``scale``: ``{"scale": scale}`` plus ``extra``, validated against the notebook."""
+    params = {**(extra or {}), "scale": check_scale(scale)}
+    if extra and "scale" in extra and extra["scale"] != scale:
+        raise NotebookError(f"{Path(path).name}: extra parameters set scale={extra['scale']!r} but the run is at "
+                            f"scale {scale!r}")
     validate_params(path, params)
     return params
 

@@ -605,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["check"])
     parser.add_argument("paths", nargs="*", help="files to check (default: every data/<experiment>/<scale>.nc)")
     args = parser.parse_args(argv)
-    paths = [Path(p) for p in args.paths] or committed_results()
+    paths = [Path(p).resolve() for p in args.paths] or committed_results()
     failed = 0
     for path in paths:
         problems = check_file(path)

@@ -201,13 +201,15 @@ class _Log:
 
 
 def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
-          checkpoint_dir: str | Path | None = None, progress: bool = True, desc: str | None = None
-          ) -> xr.Dataset:
+          checkpoint_dir: str | Path | None = None, progress: bool = True, desc: str | None = None,
+          timing: dict[str, float] | None = None) -> xr.Dataset:
     """Train ``agent`` on environments built by ``make_env`` and return the run's Dataset.
 
     ``make_env`` is called twice (training env and evaluation env). With ``checkpoint_dir`` set, the run
     resumes from ``<checkpoint_dir>/last.pt`` when it exists (same config required) and writes it every
-    ``config.checkpoint_interval`` steps. See the module docstring for the Dataset's variables.
+    ``config.checkpoint_interval`` steps. See the module docstring for the Dataset's variables. ``timing``, if
+    given, receives ``wall_time_s``: the run's training time summed over every process that worked on it
+    (kept in the checkpoint, so a resumed run reports all of it).
     """
     if not isinstance(agent, Agent):
         missing = [m for m in ("act", "observe", "update", "state_dict", "load_state_dict")
@@ -287,5 +289,6 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         eval_env.close()
     ds = log.to_dataset(config.eval_episodes)
     ds.attrs["train_config"] = canonical_json(cfg_dict)
-    ds.attrs["wall_time_s"] = timed_log().wall_time_s  # all of this run's training, across resumes
+    if timing is not None:
+        timing["wall_time_s"] = timed_log().wall_time_s  # all of this run's training, across resumes
     return ds

@@ -148,15 +148,15 @@ def test_diffwpo_k1_loss_is_wpo_with_the_kernel_score():
 
 
 def test_experiments_name_bad_input():
-    from mdrl_lib.experiments import diffusion_maxent, diffusion_toy
+    from mdrl_lib.experiments import run_experiment
 
     with pytest.raises(ValueError, match="unknown algorithm\\(s\\) \\['DiffTD3'\\]; valid algorithms are SAC, DiffSAC"):
-        diffusion_maxent.run("smoke", algos=["DiffTD3"])
+        run_experiment("diffusion_maxent", "smoke", overrides={"algos": ["DiffTD3"]})
     with pytest.raises(ValueError, match="unknown config key\\(s\\) \\['stepz'\\]"):
-        diffusion_toy.run("smoke", stepz=3)
+        run_experiment("diffusion_toy", "smoke", overrides={"stepz": 3})
     with pytest.raises(ValueError, match="unknown environment 'HalfCheeta-v5'"):
-        diffusion_maxent.run("smoke", envs=["HalfCheeta-v5"])
+        run_experiment("diffusion_maxent", "smoke", overrides={"envs": ["HalfCheeta-v5"]})
     with pytest.raises(ValueError, match="unknown scale 'fast'"):
-        diffusion_toy.run("fast")
+        run_experiment("diffusion_toy", "fast")
     with pytest.raises(ValueError, match="DiffSAC builds on SAC variant 'v2'"):
         DiffSACConfig(sac=SACConfig.maxdiff("HalfCheetah-v5"))

@@ -313,15 +313,16 @@ def test_bad_input():
 
 def test_experiment_bad_input_and_labels():
     from mdrl_lib.experiments import dime as exp
+    from mdrl_lib.experiments import run_experiment
 
     with pytest.raises(ValueError, match="env 'Hopper-v5' has no released DIME curves to compare with; valid envs "
                                          "are Ant-v5, Humanoid-v5"):
-        exp.run("smoke", env="Hopper-v5")
+        run_experiment("dime", "smoke", overrides={"env": "Hopper-v5"})
     with pytest.raises(ValueError, match="unknown config key\\(s\\) \\['seed'\\] for dime"):
-        exp.run("smoke", seed=1)
-    with pytest.raises(ValueError, match="unknown DIME config key\\(s\\) \\['critic_width'\\]"):
-        exp.agent_config("Ant-v5", {"critic_width": 256})
-    quick = exp.agent_config("Ant-v5", exp.CONFIGS["quick"]["agent"])
+        run_experiment("dime", "smoke", overrides={"seed": 1})
+    with pytest.raises(ValueError, match="unknown field\\(s\\) \\['critic_width'\\] of DIME config"):
+        exp.resolve({}, {**exp.SIZES["smoke"], "agent": {"critic_width": 256}})
+    quick = exp.resolve({}, exp.SIZES["quick"]).agent
     assert exp.critic_label(quick) == "narrow critic 2x256 (published: 2x2048)" and not quick.is_published
-    paper = exp.agent_config("Ant-v5", exp.CONFIGS["paper"]["agent"])
+    paper = exp.resolve({}, exp.SIZES["paper"]).agent
     assert exp.critic_label(paper) == "published critic 2x2048" and paper.is_published and paper.v_max == 1600

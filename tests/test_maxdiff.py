@@ -101,9 +101,9 @@ def test_sarsa_buffer_stores_next_action_and_done():
     agent.observe(s0, a0, -1.0, s1, False, False)
     assert len(agent.buffer) == 0  # waits for a'
     agent.observe(s1, a1, -2.0, s2, True, False)
-    d = {k: v[:2] for k, v in agent.buffer.data.items()}
+    d = {k: agent.buffer.field(k)[:2] for k in ("next_action", "done")}
     np.testing.assert_allclose(d["next_action"][0].numpy(), a1)
-    np.testing.assert_array_equal(d["done"].numpy(), [0.0, 1.0])
+    np.testing.assert_array_equal(d["done"].numpy().ravel(), [0.0, 1.0])
     np.testing.assert_array_equal(d["next_action"][1].numpy(), [0.0, 0.0])
 
 

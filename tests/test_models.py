@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mdrl_lib.models import DynamicsValueModel, ModelConfig, ModelTrainer, ReplayBuffer, model_loss
+from mdrl_lib.agents.replay import ReplayBuffer
+from mdrl_lib.models import DynamicsValueModel, ModelConfig, ModelTrainer, model_loss
 from mdrl_lib.models.dynamics import gaussian_nll
 
 
@@ -83,17 +84,21 @@ def test_last_layers_start_small_and_bad_sizes():
         m.linear_layers("reward")
 
 
-def test_replay_buffer_fifo_sampling_and_state():
-    buf = ReplayBuffer(2, 1, capacity=5, seed=0)
+def test_replay_buffer_fifo_distinct_sampling_and_state():
+    """The model-based agents' minibatches: distinct rows drawn by their own numpy generator (spec §2.4)."""
+    buf = ReplayBuffer(5, {"obs": 2, "action": 1, "reward": 1, "next_obs": 2, "next_action": 1, "done": 1})
     for i in range(7):
-        buf.add(np.full(2, i), np.full(1, i), float(i), np.full(2, i + 1), np.full(1, i + 1), i == 6)
-    assert len(buf) == 5 and sorted(buf.data["reward"].tolist()) == [2, 3, 4, 5, 6]
-    batch = buf.sample(5)
-    assert sorted(batch["reward"].tolist()) == [2, 3, 4, 5, 6]  # without replacement
-    state = buf.state_dict()
-    a = buf.sample(3)["reward"]
+        buf.add(obs=np.full(2, i), action=np.full(1, i), reward=float(i), next_obs=np.full(2, i + 1),
+                next_action=np.full(1, i + 1), done=float(i == 6))
+    assert len(buf) == 5 and sorted(buf.field("reward").ravel().tolist()) == [2, 3, 4, 5, 6]
+    rng = np.random.default_rng(0)
+    batch = buf.sample_distinct(5, rng)
+    assert sorted(batch["reward"].ravel().tolist()) == [2, 3, 4, 5, 6]  # without replacement
+    state, rng_state = buf.state_dict(), rng.bit_generator.state
+    a = buf.sample_distinct(3, rng)["reward"]
     buf.load_state_dict(state)
-    torch.testing.assert_close(buf.sample(3)["reward"], a)
+    rng.bit_generator.state = rng_state
+    torch.testing.assert_close(buf.sample_distinct(3, rng)["reward"], a)
     with pytest.raises(ValueError, match="cannot sample 6 transitions from a buffer holding 5"):
-        buf.sample(6)
+        buf.sample_distinct(6, rng)
     assert math.isfinite(float(batch["done"].sum()))

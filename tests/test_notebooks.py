@@ -5,7 +5,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from mdrl_lib import notebooks
 from mdrl_lib.notebooks import NotebookError
@@ -21,9 +20,6 @@ def make_project(tmp_path, body="y = x * 2\nassert y == 2 * x", params_cell="sca
     nb.cells = [nbformat.v4.new_markdown_cell("# demo"), cell, nbformat.v4.new_code_cell(body)]
     (tmp_path / "notebooks").mkdir()
     nbformat.write(nb, tmp_path / "notebooks" / "01_demo.ipynb")
-    for scale in ("smoke", "quick", "paper"):
-        (tmp_path / "params" / scale).mkdir(parents=True)
-        (tmp_path / "params" / scale / "01_demo.yaml").write_text(yaml.safe_dump({"scale": scale, "x": 3}))
     return tmp_path / "notebooks" / "01_demo.ipynb"
 
 
@@ -37,25 +33,24 @@ def project(tmp_path, monkeypatch):
 def test_parameters_are_read_from_the_tagged_cell(project):
     nb = make_project(project)
     assert notebooks.notebook_parameters(nb) == {"scale": "quick", "x": 1}
-    assert notebooks.load_params(nb, "smoke") == {"scale": "smoke", "x": 3}
+    assert notebooks.load_params(nb, "smoke") == {"scale": "smoke"}  # scale is the only per-scale parameter
+    assert notebooks.load_params(nb, "paper", extra={"x": 3}) == {"scale": "paper", "x": 3}
 
 
 def test_unknown_parameter_is_an_error(project):
     nb = make_project(project)
-    (project / "params" / "smoke" / "01_demo.yaml").write_text("scale: smoke\nlearning_rate: 0.1\n")
     with pytest.raises(NotebookError, match="01_demo.ipynb: unknown parameter\\(s\\) 'learning_rate'; "
                                             "valid parameters: scale, x"):
-        notebooks.run_all("smoke")
+        notebooks.run_all("smoke", extra={"learning_rate": 0.1})
     assert not (project / "build").exists()  # validated before anything ran
     with pytest.raises(NotebookError, match="unknown parameter\\(s\\) 'y'"):
         notebooks.execute(nb, "quick", extra={"y": 1})
 
 
-def test_missing_params_file_and_bad_scale(project):
+def test_bad_scale_and_notebook(project):
     nb = make_project(project)
-    (project / "params" / "paper" / "01_demo.yaml").unlink()
-    with pytest.raises(NotebookError, match="missing parameter file params/paper/01_demo.yaml"):
-        notebooks.load_params(nb, "paper")
+    with pytest.raises(NotebookError, match="extra parameters set scale='quick' but the run is at scale 'paper'"):
+        notebooks.load_params(nb, "paper", extra={"scale": "quick"})
     with pytest.raises(ValueError, match="unknown scale 'tiny'"):
         notebooks.load_params(nb, "tiny")
     with pytest.raises(NotebookError, match="unknown notebook '07'; valid: 01_demo"):
@@ -70,7 +65,7 @@ def test_parameters_cell_must_be_literals(project):
 
 def test_executes_with_scale_parameters(project):
     make_project(project, body="assert scale == 'smoke' and x == 3\nprint('ran', x)")
-    times = notebooks.run_all("smoke")
+    times = notebooks.run_all("smoke", extra={"x": 3})
     out = nbformat.read(project / "build" / "notebooks" / "smoke" / "01_demo.ipynb", as_version=4)
     assert "ran 3" in "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", []))
     assert set(times) == {"01_demo"}
@@ -83,7 +78,7 @@ def test_failing_cell_names_notebook_and_cell(project):
 
 
 def test_repository_notebooks_have_valid_params():
-    """Every real notebook has a parameters cell and valid params files for all three scales."""
+    """Every real notebook has a parameters cell with ``scale = "quick"``; ``scale`` is its only per-scale parameter."""
     nbs = notebooks.list_notebooks()
     assert nbs, "no notebooks found"
     for nb in nbs:

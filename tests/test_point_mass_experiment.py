@@ -41,14 +41,28 @@ def test_final_error_drops_episodes_that_left_the_box_and_advantage_sign():
 
 
 def test_bad_experiment_input():
+    from mdrl_lib.experiments import experiment_config
+
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['betaz'\]"):
-        point_mass.resolve_config("smoke", {"betaz": [1.0]})
+        experiment_config("point_mass", "smoke", {"betaz": [1.0]})
     with pytest.raises(ValueError, match=r"unknown algorithm\(s\) \[.PPO.\]; valid algorithms are MaxDiff, NN-MPPI"):
-        point_mass.resolve_config("smoke", {"algos": ["PPO"]})
+        experiment_config("point_mass", "smoke", {"algos": ["PPO"]})
     with pytest.raises(ValueError, match="unknown scale"):
-        point_mass.resolve_config("huge", {})
-    assert swimmer_alpha.parse_method("MaxDiff a=100") == ("MaxDiff", 100.0)
-    with pytest.raises(ValueError, match="unknown method 'MaxDiff a=x'"):
-        swimmer_alpha.parse_method("MaxDiff a=x")
+        experiment_config("point_mass", "huge")
     with pytest.raises(ValueError, match="alphas must be > 0"):
-        swimmer_alpha.resolve_config("smoke", {"alphas": [0.0]})
+        experiment_config("swimmer_alpha", "smoke", {"alphas": [0.0]})
+
+
+def test_swimmer_alpha_is_a_float_coordinate_and_reaches_the_planner():
+    """α travels typed, from the grid to the planner: no string labels to parse."""
+    cfg = swimmer_alpha.SIZES["smoke"]
+    settings = swimmer_alpha.grid(cfg)
+    assert {"algo": "MaxDiff", "alpha": 100.0} in settings and {"algo": "SAC", "alpha": 0.0} in settings
+    assert all(isinstance(s["alpha"], float) for s in settings)
+    run = swimmer_alpha.resolve({"algo": "MaxDiff", "alpha": 100.0}, cfg)
+    assert run.agent.planner.alpha == 100.0 and run.agent.alpha_schedule == ()
+    assert swimmer_alpha.resolve({"algo": "NN-MPPI", "alpha": 0.0}, cfg).agent.planner.alpha == 0.0
+    pm = point_mass.resolve({"algo": "MaxDiff", "beta": 0.001}, point_mass.SIZES["smoke"])
+    assert pm.agent.planner.alpha == 0.2 and pm.agent.alpha_schedule == ((500, 25.0),)  # published warm-up
+    assert pm.env_kwargs == {"beta": 0.001}
+    assert swimmer_alpha.PUBLISHED_RUNNING_MAX[("MaxDiff", 100.0)] == (175.6, 7.2)

@@ -20,8 +20,10 @@ def make_ds(seed=0, n_steps=5):
          "episodes": (("algo", "seed"), rng.integers(0, 9, size=(2, 3)))},
         coords={"algo": ["MaxDiff", "SAC"], "seed": [0, 1, 2], "step": np.arange(n_steps) * 1000},
     )
-    return results.with_provenance(ds, experiment="unit", scale="quick", config={"seeds": [0, 1, 2]},
-                                   wall_time_s=1.5)
+    ds.attrs.update(experiment="unit", scale="quick", config='{"seeds":[0,1,2]}', seeds="[0,1,2]",
+                    git_commit=results.git_commit(), versions=json.dumps(results.package_versions()),
+                    device=results.device_description(), wall_time_s=1.5, created_at="2026-01-01T00:00:00+00:00")
+    return ds
 
 
 def test_round_trip_is_identical(tmp_path):
@@ -82,59 +84,112 @@ def test_killed_first_writer_leaves_no_file(tmp_path):
     assert not path.exists()
 
 
-def test_load_or_run_caches_and_reruns_on_config_change(isolated, capsys):
-    calls = []
+def unit_jobs(lr=1, seeds=(0, 1, 2)):
+    return [results.Job({"algo": algo}, seed, {"agent": {"lr": lr}, "algo": algo})
+            for algo in ("MaxDiff", "SAC") for seed in seeds]
 
-    def run_fn(cfg):
-        calls.append(dict(cfg))
-        return make_ds(seed=cfg["lr"] * 10).drop_attrs()
 
-    a = load_or_run("unit", "quick", {"lr": 1, "seeds": [0, 1, 2]}, run_fn)
-    b = load_or_run("unit", "quick", {"seeds": (0, 1, 2), "lr": 1}, run_fn)  # same config, other spelling
-    assert len(calls) == 1
+class UnitRuns:
+    """A stand-in for run_experiment's run function: each run's 'curve' depends on its config and seed."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, todo, on_result):
+        out = []
+        for i, job in enumerate(todo):
+            self.calls.append((job.setting["algo"], job.seed))
+            rng = np.random.default_rng([job.seed, int(job.config["agent"]["lr"] * 10)])
+            result = (xr.Dataset({"eval_return": ("step", rng.normal(size=3))}, coords={"step": [0, 1, 2]}),
+                      {"wall_time_s": 2.0, "device": "cpu: test"})
+            on_result(i, result)
+            out.append(result)
+        return out
+
+
+def unit_combine(parts, jobs):
+    from mdrl_lib.sweep import combine
+
+    return combine(parts, [j.setting for j in jobs], [j.seed for j in jobs])
+
+
+def unit_run(jobs, runner, scale="quick", config=None, **kw):
+    return load_or_run("unit", scale, config or {"seeds": [0, 1, 2]}, jobs, runner, unit_combine, **kw)
+
+
+def test_load_or_run_caches_per_run_and_names_the_changed_field(isolated, monkeypatch, capsys):
+    monkeypatch.setenv("MDRL_ALLOW_DIRTY", "1")
+    runner = UnitRuns()
+    a = unit_run(unit_jobs(), runner)
+    assert len(runner.calls) == 6 and a.run_wall_time_s.shape == (2, 3)
+    b = unit_run(unit_jobs(), runner)  # everything cached: the file itself comes back
+    assert len(runner.calls) == 6 and "using cached" in capsys.readouterr().out
     xr.testing.assert_identical(a, b)
-    c = load_or_run("unit", "quick", {"lr": 2, "seeds": [0, 1, 2]}, run_fn)
-    assert len(calls) == 2 and "changed keys: lr" in capsys.readouterr().out
-    assert json.loads(c.attrs["config"])["lr"] == 2
-    assert not np.array_equal(a.eval_return.values, c.eval_return.values)
-    assert json.loads(load_results(results_path("unit", "quick")).attrs["config"])["lr"] == 2
+    records = json.loads(b.attrs["runs"])
+    assert {(r["setting"]["algo"], r["seed"]) for r in records} == {(a_, s) for a_ in ("MaxDiff", "SAC")
+                                                                   for s in (0, 1, 2)}
+    assert all(r["wall_time_s"] == 2.0 and r["git_commit"] for r in records)
+    runner.calls.clear()
+    changed = [j if j.setting["algo"] == "MaxDiff" else results.Job(j.setting, j.seed, {**j.config, "agent": {"lr": 2}})
+               for j in unit_jobs()]
+    c = unit_run(changed, runner)
+    out = capsys.readouterr().out
+    assert sorted(runner.calls) == [("SAC", 0), ("SAC", 1), ("SAC", 2)]  # only the changed runs
+    assert "agent.lr: 1 -> 2" in out
+    xr.testing.assert_identical(c.eval_return.sel(algo="MaxDiff"), a.eval_return.sel(algo="MaxDiff"))
+    assert not np.array_equal(c.eval_return.sel(algo="SAC").values, a.eval_return.sel(algo="SAC").values)
 
 
-def test_load_or_run_reports_and_reruns_corrupt_file(isolated):
-    calls = []
-
-    def run_fn(cfg):
-        calls.append(1)
-        return make_ds().drop_attrs()
-
-    load_or_run("unit", "quick", {"a": 1}, run_fn)
+def test_load_or_run_reports_and_reruns_corrupt_file(isolated, monkeypatch):
+    monkeypatch.setenv("MDRL_ALLOW_DIRTY", "1")
+    monkeypatch.setenv("MDRL_BUILD", str(isolated / "other_build"))
+    runner = UnitRuns()
+    unit_run(unit_jobs(), runner)
     path = results_path("unit", "quick")
     path.write_bytes(path.read_bytes()[:200])  # truncated file
     with pytest.raises(CorruptResultsError, match="corrupt"):
         load_results(path)
+    monkeypatch.setenv("MDRL_BUILD", str(isolated / "empty_build"))  # no run store either
     with pytest.warns(UserWarning, match="corrupt or unreadable.*re-running"):
-        ds = load_or_run("unit", "quick", {"a": 1}, run_fn)
-    assert len(calls) == 2
+        ds = unit_run(unit_jobs(), runner)
+    assert len(runner.calls) == 12
     xr.testing.assert_identical(load_results(path), ds)
 
 
-def test_rerun_flags(isolated, monkeypatch):
-    calls = []
-
-    def run_fn(cfg):
-        calls.append(1)
-        return make_ds().drop_attrs()
-
-    load_or_run("unit", "smoke", {"a": 1}, run_fn)
-    load_or_run("unit", "smoke", {"a": 1}, run_fn)  # smoke is never cached
-    assert len(calls) == 2
-    load_or_run("unit", "quick", {"a": 1}, run_fn)
-    monkeypatch.setenv("MDRL_RERUN", "1")
-    load_or_run("unit", "quick", {"a": 1}, run_fn)
-    assert len(calls) == 4
+def test_rerun_flags_and_the_run_store(isolated, monkeypatch):
+    monkeypatch.setenv("MDRL_ALLOW_DIRTY", "1")
+    runner = UnitRuns()
+    unit_run(unit_jobs(), runner, scale="smoke")
+    unit_run(unit_jobs(), runner, scale="smoke")  # smoke is never cached
+    assert len(runner.calls) == 12
+    unit_run(unit_jobs(), runner)
+    assert len(runner.calls) == 18
+    monkeypatch.setenv("MDRL_RERUN", "1")  # ignores the data file; finished runs in the run store still count
+    unit_run(unit_jobs(), runner)
+    assert len(runner.calls) == 18
+    for f in results.run_store("unit", "quick").glob("*.nc"):
+        f.unlink()
+    unit_run(unit_jobs(), runner)
+    assert len(runner.calls) == 24
     monkeypatch.setenv("MDRL_RERUN", "maybe")
     with pytest.raises(ValueError, match="MDRL_RERUN='maybe'"):
-        load_or_run("unit", "quick", {"a": 1}, run_fn)
+        unit_run(unit_jobs(), runner)
+
+
+def test_dirty_tree_is_refused_for_quick_results(isolated, monkeypatch):
+    monkeypatch.setattr(results, "dirty_files", lambda: ["mdrl_lib/agents/sac.py"])
+    monkeypatch.delenv("MDRL_ALLOW_DIRTY", raising=False)
+    runner = UnitRuns()
+    with pytest.raises(results.DirtyTreeError, match="uncommitted changes to mdrl_lib/agents/sac.py.*MDRL_ALLOW_DIRTY"):
+        unit_run(unit_jobs(), runner)
+    assert runner.calls == [] and not results_path("unit", "quick").exists()  # refused before any training
+    unit_run(unit_jobs(), runner, scale="smoke")  # smoke results are never committed: allowed
+    monkeypatch.setenv("MDRL_ALLOW_DIRTY", "1")
+    ds = unit_run(unit_jobs(), runner)
+    assert ds.attrs["git_commit"].endswith("+dirty")
+    assert json.loads(ds.attrs["dirty_files"]) == ["mdrl_lib/agents/sac.py"]
+    assert len(ds.attrs["diff_sha256"]) == 64
+    assert all(r["dirty_files"] == ["mdrl_lib/agents/sac.py"] for r in json.loads(ds.attrs["runs"]))
 
 
 def test_bad_input_errors(tmp_path):
@@ -154,8 +209,9 @@ def test_unwritable_data_folder_in_load_or_run(tmp_path, monkeypatch):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     monkeypatch.setenv("MDRL_DATA", str(blocker))
+    monkeypatch.setenv("MDRL_BUILD", str(tmp_path / "build"))
     with pytest.raises(ResultsError, match="cannot write results to folder"):
-        load_or_run("unit", "quick", {"a": 1}, lambda cfg: make_ds().drop_attrs())
+        unit_run(unit_jobs(), UnitRuns(), scale="smoke")
 
 
 def test_unknown_experiment_is_one_clear_error():

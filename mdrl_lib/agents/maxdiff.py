@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mdrl_lib.agents.replay import ReplayBuffer
 from mdrl_lib.models.dynamics import DynamicsValueModel, ModelConfig, ModelTrainer
-from mdrl_lib.models.replay import ReplayBuffer
 from mdrl_lib.planners.mppi import MPPIPlanner, PlannerConfig
 from mdrl_lib.utils import get_device
 
@@ -127,7 +127,11 @@ class ModelBasedAgent:
         s_train, s_eval, s_buf = (int(x) for x in ss.generate_state(3))
         self.planner = MPPIPlanner(self.model, config.planner, seed=s_train)
         self.eval_planner = MPPIPlanner(self.model, config.planner, seed=s_eval)
-        self.buffer = ReplayBuffer(state_dim, action_dim, config.buffer_size, seed=s_buf, device=self.device)
+        # rows (s, a, r, s', a', done) for the SARSA value target (spec §2.4); minibatches of distinct rows
+        self.buffer = ReplayBuffer(config.buffer_size, {"obs": state_dim, "action": action_dim, "reward": 1,
+                                                        "next_obs": state_dim, "next_action": action_dim, "done": 1},
+                                   device=self.device)
+        self.replay_rng = np.random.default_rng(s_buf)
         self.steps = 0  # environment steps observed (drives the α schedule)
         self._pending: tuple | None = None  # last transition, waiting for its next action a'
         self._set_alpha()
@@ -148,18 +152,26 @@ class ModelBasedAgent:
     # --- learning -----------------------------------------------------------------------------------
     def observe(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
         if self._pending is not None:
-            self.buffer.add(*self._pending, action, False)
+            self._store(*self._pending, action, False)
         r = float(reward) * self.config.reward_scale
         if terminated:
-            self.buffer.add(obs, action, r, next_obs, np.zeros_like(action), True)
+            self._store(obs, action, r, next_obs, np.zeros_like(action), True)
             self._pending = None
         elif truncated:
-            self.buffer.add(obs, action, r, next_obs, self.act(next_obs), False)
+            self._store(obs, action, r, next_obs, self.act(next_obs), False)
             self._pending = None
         else:
             self._pending = (np.array(obs, copy=True), np.array(action, copy=True), r, np.array(next_obs, copy=True))
         self.steps += 1
         self._set_alpha()
+
+    def _store(self, obs, action, reward: float, next_obs, next_action, done: bool) -> None:
+        self.buffer.add(obs=obs, action=action, reward=reward, next_obs=next_obs, next_action=next_action,
+                        done=float(done))
+
+    def _minibatch(self, n: int) -> dict[str, torch.Tensor]:
+        batch = self.buffer.sample_distinct(n, self.replay_rng)
+        return {k: v.squeeze(-1) if k in ("reward", "done") else v for k, v in batch.items()}
 
     def _set_alpha(self) -> None:
         alpha = self.config.alpha_at(self.steps)
@@ -171,7 +183,7 @@ class ModelBasedAgent:
             return {}
         nll = value_loss = 0.0
         for _ in range(cfg.model_iter):
-            parts = self.trainer.step(self.buffer.sample(cfg.batch_size))
+            parts = self.trainer.step(self._minibatch(cfg.batch_size))
             nll = nll + parts["nll"]
             value_loss = value_loss + parts["value_loss"]
         return {"model_nll": float(nll) / cfg.model_iter, "value_loss": float(value_loss) / cfg.model_iter,
@@ -180,13 +192,15 @@ class ModelBasedAgent:
     # --- checkpoint ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.trainer.optimizer.state_dict(),
-                "buffer": self.buffer.state_dict(), "planner": self.planner.state_dict(),
+                "buffer": self.buffer.state_dict(), "replay_rng": self.replay_rng.bit_generator.state,
+                "planner": self.planner.state_dict(),
                 "eval_planner": self.eval_planner.state_dict(), "steps": self.steps, "pending": self._pending}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.trainer.optimizer.load_state_dict(state["optimizer"])
         self.buffer.load_state_dict(state["buffer"])
+        self.replay_rng.bit_generator.state = state["replay_rng"]
         self.planner.load_state_dict(state["planner"])
         self.eval_planner.load_state_dict(state["eval_planner"])
         self.steps = int(state["steps"])

@@ -1,9 +1,11 @@
-"""A preallocated replay buffer on the compute device, plus the small helpers every agent shares.
+"""The project's one replay buffer (preallocated, on the compute device), plus the small helpers every agent shares.
 
 Transitions are rows of one float32 matrix ``(capacity, width)`` whose columns are named fields (e.g.
 ``obs | action | reward | next_obs | terminated``). Sampling is one ``randint`` and one row gather on the
 device; on a CPU, :meth:`ReplayBuffer.add` writes through a numpy view of the same memory, so storing a
-transition costs no torch dispatch at all.
+transition costs no torch dispatch at all. Two ways to draw a minibatch: :meth:`ReplayBuffer.sample` (uniform with
+replacement, a torch generator: SAC, WPO, DIME and the Diff* agents) and :meth:`ReplayBuffer.sample_distinct`
+(distinct rows chosen by a numpy generator: the MaxDiff/NN-MPPI model training, as the authors' optimizer samples).
 """
 
 from __future__ import annotations
@@ -64,6 +66,18 @@ class ReplayBuffer:
         idx = torch.randint(self.size, (n,), generator=generator, device=self.device)
         rows = self.storage[idx]
         return {name: rows[:, sl] for name, sl in self.slices.items()}
+
+    def sample_distinct(self, n: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """``n`` distinct transitions (uniform without replacement, drawn by ``rng``) as ``{field: (n, width)}``."""
+        if n > self.size:
+            raise ValueError(f"cannot sample {n} transitions from a buffer holding {self.size}")
+        idx = torch.from_numpy(rng.choice(self.size, size=n, replace=False)).to(self.device)
+        rows = self.storage.index_select(0, idx)
+        return {name: rows[:, sl] for name, sl in self.slices.items()}
+
+    def field(self, name: str) -> torch.Tensor:
+        """The stored rows of one field, ``(len(self), width)`` (a view)."""
+        return self.storage[: self.size, self.slices[name]]
 
     def state_dict(self) -> dict[str, Any]:
         return {"storage": self.storage[: self.size].cpu().clone(), "ptr": self.ptr, "size": self.size,

@@ -108,11 +108,11 @@ class RunContext:
         ``checkpoint_dir``."""
         from mdrl_lib.train import train
 
-        t0 = time.perf_counter()
+        t0, timing = time.perf_counter(), {}
         ds = train(make_env or run.make_env, agent, replace(run.train, seed=int(seed)),
-                   checkpoint_dir=self.checkpoint_dir, progress=self.progress, desc=self.desc)
+                   checkpoint_dir=self.checkpoint_dir, progress=self.progress, desc=self.desc, timing=timing)
         self._train_call_s += time.perf_counter() - t0
-        self.train_wall_time_s += float(ds.attrs.get("wall_time_s", 0.0))
+        self.train_wall_time_s += timing["wall_time_s"]
         return ds
 
 
@@ -273,10 +273,12 @@ def run_single(spec: str | ModuleType, scale: str, index: int, *, overrides: Map
 
 
 def _checkpoint_dir(name: str, scale: str, job: Job) -> str | None:
-    """``build/checkpoints/<experiment>/<scale>/<label>__seed<seed>/``; smoke runs never checkpoint."""
+    """``build/checkpoints/<experiment>/<scale>/<label>__seed<seed>__<config hash>/``; smoke never checkpoints.
+
+    The config hash keeps a run whose resolved config changed from resuming the old run's checkpoint."""
     if scale == "smoke":
         return None
-    return str(build_dir() / "checkpoints" / name / scale / job.store_name().removesuffix(".nc"))
+    return str(build_dir() / "checkpoints" / name / scale / f"{job.store_name().removesuffix('.nc')}__{job.sha[:12]}")
 
 
 __all__ = ["EXPERIMENTS", "Run", "RunContext", "check_choices", "choose_executor", "choose_threads",
