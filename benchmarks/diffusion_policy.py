@@ -6,7 +6,7 @@
    popular single-file PyTorch SAC on this 2-core CPU (goal: >= 1.5x, i.e. >= 78 steps/s).
 2. Time per environment step (act + observe + update) of DiffSAC, DiffPPO and DiffWPO relative to SAC, PPO
    and WPO for K in {4, 8, 16}, with the library's default (paper-size) settings: DiffSAC/DiffWPO take K
-   gradient steps per env step (spec §5), DiffPPO K times as many minibatches.
+   gradient steps per env step (docs/methods/diffmaxent.md §5), DiffPPO K times as many minibatches.
 
 Run (on a quiet machine): ``flock /tmp/mdrl_heavy.lock .venv/bin/python benchmarks/diffusion_policy.py``.
 """

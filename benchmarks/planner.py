@@ -2,7 +2,7 @@
 
     flock /tmp/mdrl_heavy.lock .venv/bin/python benchmarks/planner.py [--threads N] [--repeats R]
 
-Setting: heavy Swimmer, K = 500 samples, H = 40, 200×200 MLP heads (spec §4.2), α = 100.
+Setting: heavy Swimmer, K = 500 samples, H = 40, 200×200 MLP heads (docs/methods/maxdiff.md §4.2), α = 100.
 
 * **plan**: ms per call of :meth:`MPPIPlanner.plan` (best of ``R`` timed blocks);
 * **roofline**: the plan's FLOPs — 2·in·out per linear layer, per sample, per horizon step, both heads —
@@ -11,7 +11,8 @@ Setting: heavy Swimmer, K = 500 samples, H = 40, 200×200 MLP heads (spec §4.2)
 * **plain loop**: the same rollout written the obvious way (``cat``, ``nn.Sequential`` per step, per-step
   value, new tensors every step), for comparison;
 * **env step**: one full training step of the agent on the real Swimmer — plan, env.step, store, 5 model
-  updates of batch 128 — (the authors' code: ~55 ms per plan, ~79 ms per step on a 2-core CPU, spec §9);
+  updates of batch 128 — (the authors' code: ~55 ms per plan, ~79 ms per step on a 2-core CPU,
+  docs/methods/maxdiff.md §9);
 * on CUDA: plans per second for 1 seed, and for 10 seeds' planners stepped together.
 """
 

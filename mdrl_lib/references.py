@@ -5,9 +5,9 @@ Two papers released their raw results:
 * **MaxDiff RL** (MurpheyLab/MaxDiffRL @ cb695d8, GPL-3.0): the repository's ``data/`` tree, one folder per run,
   ``data/<method>/<experiment>/seed_<n>/`` with ``reward_data.pkl`` (the training log), ``config.yaml`` (the
   merged config the run used), final-policy evaluations and, for the single-shot runs, the last 10 000
-  transitions (``buffer_data.pkl``). Spec: ``specs/maxdiff.md`` §5–6.
+  transitions (``buffer_data.pkl``). Method note: ``docs/methods/maxdiff.md`` §5–6.
 * **DIME** (ALRhub/DIME @ 7082bb7, MIT): ``paper_results/<task>/{env_interacts,mean_return}.npy``, 10 seeds
-  × an evaluation every 24 000 steps. Spec: ``specs/dime.md`` §4.
+  × an evaluation every 24 000 steps. Method note: ``docs/methods/dime.md`` §4.
 
 Layers (each one below uses the one above):
 
@@ -97,9 +97,9 @@ _PREFIX = {MAXDIFF_SOURCE: "maxdiff", DIME_SOURCE: "dime"}
 #: so its own sha256 is pinned here; a downloaded buffer is checked against the manifest's sha256 of the original.
 SINGLESHOT_NPZ = "maxdiff/singleshot_final_state.npz"
 DERIVED_SHA256 = {SINGLESHOT_NPZ: "a359c896f30bdff2dd8d1ec6016ff64b55fd8fd53326dabc835ccb60f25f3701"}
-#: Full hashes of the manifest's abbreviated commits, where known (specs/dime.md §1), for the download URL. The
-#: MaxDiff commit is known only as cb695d8 (specs/maxdiff.md §1.1): its URL uses that (GitHub resolves unique
-#: abbreviations); the sha256 check makes either form safe.
+#: Full hashes of the manifest's abbreviated commits, where known (docs/methods/dime.md §0), for the download URL.
+#: The MaxDiff commit is known only as cb695d8 (docs/methods/maxdiff.md §1.1): its URL uses that (GitHub resolves
+#: unique abbreviations); the sha256 check makes either form safe.
 FULL_COMMITS = {"7082bb7": "7082bb7e8ab0e7f8a036a985333541d08d9d3e7d"}
 
 
@@ -378,7 +378,7 @@ TRAILING_WINDOW = 10
 METHODS = {"maxdiff": "MaxDiff", "mppi": "NN-MPPI", "sac_orig": "SAC"}
 _ENVS = {"PointMass2D_DoubleIntEnv": "point_mass", "SwimmerEnv_v3": "swimmer", "HalfCheetahEnv_v3": "half_cheetah",
          "AntEnv_v3": "ant"}
-#: (observation, action) sizes, to split a replay-buffer row [s, a, r, s', a', done] (specs/maxdiff.md §3, §6)
+#: (observation, action) sizes, to split a replay-buffer row [s, a, r, s', a', done] (docs/methods/maxdiff.md §3, §6)
 _OBS_ACT = {"point_mass": (4, 2), "swimmer": (10, 2), "half_cheetah": (18, 6), "ant": (29, 8)}
 _SEED_DIR = re.compile(r"seed_(\d+)")
 
@@ -575,21 +575,21 @@ AUTHORS_CURVE_DEFINITION = ("the authors' process_data(get_max=True): per seed t
 
 
 def authors_points(folder: str) -> int:
-    """Points of the authors' plotted curves: 60 for the point mass, 100 otherwise (spec §5.2)."""
+    """Points of the authors' plotted curves: 60 for the point mass, 100 otherwise (docs/methods/maxdiff.md §5.2)."""
     return 60 if maxdiff_run_info(folder).env == "point_mass" else 100
 
 
 def authors_curve(folder: str, n_points: int | None = None) -> xr.DataArray:
     """The best-so-far curve exactly as the MaxDiff paper's notebooks plot it, ``DataArray(seed, step)``.
 
-    The authors' ``process_data(get_max=True)`` (spec §5.2): per seed the running maximum of the episode returns
-    at the episodes' end frames, linearly interpolated onto ``n_points`` (default :func:`authors_points`) evenly
-    spaced steps from 0 to the *shortest* seed's last frame (so ``step`` is float). It differs from
-    :func:`maxdiff_curve`'s step-function reading between episodes, and at the end where a seed whose last
-    episode overran the shortest seed's end had improved then (point mass, Ant: by < 2 return units in the
-    released runs), and for single-shot runs, whose trailing dummy chunk (return 0 at step 1e6) the authors keep:
-    a seed whose every chunk return was negative ends at 0 (3 NN-MPPI HalfCheetah seeds: -0.9, -0.8, -1.3). The
-    spec's §5 tables are this curve's last point (mean ± std over seeds).
+    The authors' ``process_data(get_max=True)`` (docs/methods/maxdiff.md §5.2): per seed the running maximum of
+    the episode returns at the episodes' end frames, linearly interpolated onto ``n_points`` (default
+    :func:`authors_points`) evenly spaced steps from 0 to the *shortest* seed's last frame (so ``step`` is
+    float). It differs from :func:`maxdiff_curve`'s step-function reading between episodes, and at the end where
+    a seed whose last episode overran the shortest seed's end had improved then (point mass, Ant: by < 2 return
+    units in the released runs), and for single-shot runs, whose trailing dummy chunk (return 0 at step 1e6) the
+    authors keep: a seed whose every chunk return was negative ends at 0 (3 NN-MPPI HalfCheetah seeds: -0.9,
+    -0.8, -1.3). The tables of docs/methods/maxdiff.md §5 are this curve's last point (mean ± std over seeds).
     """
     n = authors_points(folder) if n_points is None else n_points
     if not isinstance(n, int) or n < 2:
@@ -612,9 +612,9 @@ def reward_log_key(folder: str, seed: int) -> str:
 # ----- MaxDiff RL: final-policy evaluations and single-shot final states ---------------------------------------
 
 #: ``on`` of :func:`maxdiff_final_eval` -> released file. heavy/light: the final Swimmer model run by ``eval.py``
-#: on the stock ("heavy tail") or light-tail body, 100 episodes per seed (the transfer figure, spec §5.6);
-#: one_corner(_alpha20): point-mass final policy from the (-1, -1) corner, 100 episodes (MaxDiff at beta = 0.001
-#: also with alpha = 20, the value the paper's bar uses, spec §5.3).
+#: on the stock ("heavy tail") or light-tail body, 100 episodes per seed (the transfer figure,
+#: docs/methods/maxdiff.md §5.6); one_corner(_alpha20): point-mass final policy from the (-1, -1) corner, 100
+#: episodes (MaxDiff at beta = 0.001 also with alpha = 20, the value the paper's bar uses, §5.3 there).
 FINAL_EVALS = {"heavy": "orig_eval_reward_log.pkl", "light": "light_eval_reward_log.pkl",
                "one_corner": "one_corner_final_eval_reward_data.pkl",
                "one_corner_alpha20": "one_corner_final_eval_reward_data_alpha20.pkl"}
@@ -632,7 +632,7 @@ def maxdiff_final_eval(folder: str, on: str) -> xr.DataArray:
     ``on``: a key of :data:`FINAL_EVALS` (``"heavy"``/``"light"`` for the Swimmer transfer, ``"one_corner"`` or
     ``"one_corner_alpha20"`` for the point mass). Rows are [tag, return, episode, length]. The paper's bars pool
     the 1000 episodes (mean ± std); for the point mass they first drop episodes shorter than 1000 steps and
-    outliers (spec §5.2) -- use ``length`` to do so.
+    outliers (docs/methods/maxdiff.md §5.2) -- use ``length`` to do so.
     """
     if on not in FINAL_EVALS:
         raise ValueError(f"unknown evaluation {on!r}; valid values are {', '.join(FINAL_EVALS)}")
@@ -684,8 +684,8 @@ def maxdiff_singleshot_final_state(folder: str) -> xr.Dataset:
 
     A buffer row is [s, a, r, s', a', done]. Variables: ``state``/``next_state`` (seed, state_dim), ``action``/
     ``next_action`` (seed, action_dim), ``reward``, ``done`` and ``final_x`` (seed) = s'[0], the body's x
-    position after the 1 000 000th step (the paper's "final x", spec §5.7; the figure uses the last state,
-    s and s' differ by one step). Folders: :func:`singleshot_folders`.
+    position after the 1 000 000th step (the paper's "final x", docs/methods/maxdiff.md §5.7; the figure uses the
+    last state, s and s' differ by one step). Folders: :func:`singleshot_folders`.
     """
     if folder not in singleshot_folders():
         raise ValueError(f"no released final states for {folder!r}; valid folders are "
@@ -723,7 +723,7 @@ DIME_SEEDS = 10
 
 @dataclass(frozen=True)
 class ReferenceFile:
-    """One DIME file (spec dime.md §4): path below ``paper_results/``, size, git blob SHA-1 prefix, sha256."""
+    """One DIME file (docs/methods/dime.md §4): path below ``paper_results/``, size, git blob SHA-1 prefix, sha256."""
 
     path: str
     size: int
@@ -731,11 +731,11 @@ class ReferenceFile:
     sha256: str | None = None
 
 
-# spec dime.md §4: task -> (grid length T, git blob prefix of mean_return.npy); env_interacts.npy is identical for
-# every task of the same grid (blob a4373ba5 for T = 42, c5922386 for T = 126). Kept as an independent check
-# of the manifest (tests: every pinned file has the spec's blob prefix). dmc_dog_walk: the spec prints 4d670528;
-# the released file's blob is 4d67052b... (7 of 8 digits agree; its numbers are the spec's §3.3 925 ± 62), so
-# the spec's last digit is a typo.
+# docs/methods/dime.md §4: task -> (grid length T, git blob prefix of mean_return.npy); env_interacts.npy is
+# identical for every task of the same grid (blob a4373ba5 for T = 42, c5922386 for T = 126). Kept as an
+# independent check of the manifest (tests: every pinned file has this blob prefix). dmc_dog_walk: the table
+# was first transcribed as 4d670528; the released file's blob is 4d67052b... (7 of 8 digits agree; its numbers
+# are §3.3's 925 ± 62), so that last digit was a typo, now corrected in docs/methods/dime.md §4.
 _DIME_TABLE = {
     "dmc_acrobot": (42, "39b8d2f6"), "dmc_cheetah_run": (42, "59b1ccda"), "dmc_dog_run": (126, "5ab9a189"),
     "dmc_dog_stand": (42, "1e4d89cb"), "dmc_dog_trot": (42, "a98122e6"), "dmc_dog_walk": (42, "4d67052b"),
@@ -767,10 +767,10 @@ DIME_TASKS = tuple(DIME_FILES)
 #: Pinned sha256 of the DIME files, ``"<task>/<file>.npy" -> hex`` (from the manifest).
 DIME_SHA256 = {f.path: f.sha256 for t in DIME_FILES.values() for f in t.values() if f.sha256}
 
-#: The spec's §3.3 table (mean over 10 seeds of the 5-episode means; "final" at the grid end), as computed
-#: by the spec's authors from ``paper_results`` at 7082bb7. Keys: grid_end (env steps), mean_0p5M, mean_1M,
+#: The table of docs/methods/dime.md §3.3 (mean over 10 seeds of the 5-episode means; "final" at the grid end),
+#: as computed for that note from ``paper_results`` at 7082bb7. Keys: grid_end (env steps), mean_0p5M, mean_1M,
 #: final_mean, final_std, final_iqm. MyoSuite values are success rates.
-DIME_HEADLINE_SOURCE = ("specs/dime.md §3.3, 'Headline numbers computed from paper_results' (ALRhub/DIME "
+DIME_HEADLINE_SOURCE = ("docs/methods/dime.md §3.3, 'Headline numbers computed from paper_results' (ALRhub/DIME "
                         "@7082bb7; mean over 10 seeds)")
 DIME_HEADLINE: dict[str, dict[str, float]] = {
     task: dict(zip(("grid_end", "mean_0p5M", "mean_1M", "final_mean", "final_std", "final_iqm"), row, strict=True))
@@ -798,6 +798,8 @@ DIME_HEADLINE: dict[str, dict[str, float]] = {
         "myo_hand_reach_rndm": (984e3, 0.94, 0.80, 0.80, 0.30, 0.90),
     }.items()
 }
+# Stored in data/published/dime.nc, which must stay byte-identical to a rebuild, so the text keeps its old
+# citation until the committed files are rebuilt: "spec dime.md §4" is docs/methods/dime.md §4.
 DIME_DEFINITION = ("each value: mean return of 5 stochastic-policy evaluation episodes (MyoSuite myo_*: success "
                    "rate); 10 seeds; evaluated at env step 1 and every 24 000 steps (spec dime.md §4)")
 
@@ -972,6 +974,7 @@ def _as_plotted_group(folders: Sequence[str]) -> xr.Dataset:
                                                             "long_name": "step of each point (NaN past n_points)"}),
                     "n_points": ("run", np.array([authors_points(f) for f in folders], np.int64)),
                     "seed_id": (("run", "seed"), ids)}, coords=_run_coords(folders))
+    # stored in data/published/maxdiff.nc (byte-identical rebuild): "the spec's §5" is docs/methods/maxdiff.md §5
     a.attrs.update(description="the best-so-far curves exactly as the paper's notebooks draw them; the spec's §5 "
                                "tables are their last points", counting_rule=COUNTING_RULE, **_inputs_attrs(used))
     return a
@@ -997,6 +1000,7 @@ def _final_eval_group(folders: Sequence[str]) -> xr.Dataset:
                     "seed_id": (("run", "seed"), ids)},
                    coords={**_run_coords(folders), "evaluated_on": list(FINAL_EVALS),
                            "file": ("evaluated_on", list(FINAL_EVALS.values())), "episode": np.arange(100)})
+    # stored in data/published/maxdiff.nc (byte-identical rebuild): "spec §5.x" is docs/methods/maxdiff.md §5.x
     e.attrs.update(description="final-policy evaluations: heavy/light = the Swimmer model evaluated on the stock / "
                                "light-tail body (transfer, spec §5.6); one_corner(_alpha20) = point mass from the "
                                "(-1,-1) corner (spec §5.3); NaN = not released", **_inputs_attrs(used))

@@ -112,7 +112,7 @@ def test_schedules_match_the_spec_values():
                                                     per_step_dt=False))
     assert q.raw_dt.shape == (1,)
     torch.testing.assert_close(q.etas()[:, 1], 0.1 * cos)
-    assert float(q.etas().detach().sum(0)[0]) == pytest.approx(0.844, abs=2e-3)  # spec dime.md §1.2
+    assert float(q.etas().detach().sum(0)[0]) == pytest.approx(0.844, abs=2e-3)  # docs/methods/dime.md §1.2
 
 
 def test_deterministic_sampling_and_action_range():

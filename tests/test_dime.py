@@ -1,4 +1,5 @@
-"""DIME (agents/dime.py): the spec's checklist items that can be tested, plus resume and bad input."""
+"""DIME (agents/dime.py): the checklist items of docs/methods/dime.md §6 that can be tested, plus resume and bad
+input. § numbers refer to docs/methods/dime.md."""
 
 import math
 

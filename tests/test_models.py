@@ -85,7 +85,8 @@ def test_last_layers_start_small_and_bad_sizes():
 
 
 def test_replay_buffer_fifo_distinct_sampling_and_state():
-    """The model-based agents' minibatches: distinct rows drawn by their own numpy generator (spec §2.4)."""
+    """The model-based agents' minibatches: distinct rows drawn by their own numpy generator
+    (docs/methods/maxdiff.md §2.4)."""
     buf = ReplayBuffer(5, {"obs": 2, "action": 1, "reward": 1, "next_obs": 2, "next_action": 1, "done": 1})
     for i in range(7):
         buf.add(obs=np.full(2, i), action=np.full(1, i), reward=float(i), next_obs=np.full(2, i + 1),

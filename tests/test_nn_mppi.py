@@ -34,7 +34,7 @@ def model_and_planner(alpha=0.0, control_variance=False, seed=0, **kw):
 
 @torch.no_grad()
 def reference_scores(model, state, nominal, eta, alpha, cfg, entropy_fn=None):
-    """Plain per-sample, per-step loop: the planner's scores as the spec's §2.2 reads."""
+    """Plain per-sample, per-step loop: the planner's scores as docs/methods/maxdiff.md §2.2 reads."""
     scores = []
     for k in range(eta.shape[1]):
         s = torch.as_tensor(state, dtype=torch.float32)

@@ -85,12 +85,12 @@ def test_manifest_is_parsed_and_dime_table_agrees():
     assert e.url == ("https://raw.githubusercontent.com/MurpheyLab/MaxDiffRL/cb695d8/"
                      "data/maxdiff/SwimmerEnv_v3_H40_alpha100/seed_13/reward_data.pkl")
     assert sum(k.startswith("dime/") for k in m) == 42
-    # the spec's DIME sizes (dime.md §4) agree with the manifest, and every DIME file is now sha256-pinned
+    # the DIME sizes of docs/methods/dime.md §4 agree with the manifest, and every DIME file is now sha256-pinned
     for files in refs.DIME_FILES.values():
         for f in files.values():
             pinned = m[f"dime/paper_results/{f.path}"]
             assert pinned.size == f.size and f.sha256 == pinned.sha256
-    assert sum(f.size for t in refs.DIME_FILES.values() for f in t.values()) == 173_376  # spec §4 total
+    assert sum(f.size for t in refs.DIME_FILES.values() for f in t.values()) == 173_376  # docs/methods/dime.md §4 total
     assert len(refs.maxdiff_folders()) == 40
     assert refs.maxdiff_seeds(POINT_MASS) == [13, 113, 213, 313, 413, 613, 713, 813, 913, 1013]  # no _seed_513
     assert refs.maxdiff_seeds(SWIMMER) == list(range(13, 1000, 100))
@@ -99,7 +99,7 @@ def test_manifest_is_parsed_and_dime_table_agrees():
 @needs_shared
 def test_manifest_is_the_shared_one_and_dime_blobs_match_the_spec():
     assert (SHARED / "MANIFEST.tsv").read_bytes() == (root() / "mdrl_lib" / refs.MANIFEST_FILE).read_bytes()
-    for files in refs.DIME_FILES.values():  # git blob prefixes from the spec: an independent check of the pins
+    for files in refs.DIME_FILES.values():  # blob prefixes of docs/methods/dime.md §4: an independent check
         for f in files.values():
             blob = refs.git_blob_sha1((SHARED / "dime/paper_results" / f.path).read_bytes())
             assert blob.startswith(f.git_blob_prefix), (f.path, blob)
@@ -272,26 +272,26 @@ def test_curve_arguments_are_checked():
 
 
 def _mean_std(x):
-    return float(np.mean(x)), float(np.std(x))  # the spec's ± is the std over seeds (ddof 0), as np.std
+    return float(np.mean(x)), float(np.std(x))  # docs/methods/maxdiff.md §5's ± is the std over seeds (ddof 0)
 
 
 def _close(got, want, digits):
-    """Equal to the printed digits, give or take one unit of the last (the spec's rounding is not always half-up:
-    MaxDiff Ant is 4076.5 printed 4077)."""
+    """Equal to the printed digits, give or take one unit of the last (docs/methods/maxdiff.md §5 does not always
+    round half-up: MaxDiff Ant is 4076.5 printed 4077)."""
     tol = 10.0 ** (-digits) + 1e-9
     assert abs(got[0] - want[0]) <= tol and abs(got[1] - want[1]) <= tol, (got, want)
 
 
 @needs_shared
 def test_spec_published_numbers(shared):
-    """specs/maxdiff.md §5: running-max returns at the budget, transfer, single-shot (values as printed there).
+    """docs/methods/maxdiff.md §5: running-max returns at the budget, transfer, single-shot (values as printed there).
 
-    The spec's tables are the last point of the authors' plotted curve (:func:`authors_curve`), matched here to
+    Its tables are the last point of the authors' plotted curve (:func:`authors_curve`), matched here to
     every printed digit. :func:`maxdiff_curve` counts the whole run at the budget instead of interpolating to the
     shortest seed's end (never lower per seed) and drops the single-shot dummy chunk; within 2 return units of
     every table entry.
     """
-    best = {  # folder: (mean, std, decimals printed in the spec)
+    best = {  # folder: (mean, std, decimals printed in docs/methods/maxdiff.md §5)
         "maxdiff/PointMass2D_DoubleIntEnv_beta1e00_H30_alpha5": (-43.2, 10.5, 1),
         "mppi/PointMass2D_DoubleIntEnv_beta1e00_H30": (-23.2, 4.1, 1),
         "sac_orig/PointMass2D_DoubleIntEnv_beta1e00_rew25": (-89.6, 10.4, 1),
@@ -333,7 +333,7 @@ def test_spec_published_numbers(shared):
         else:
             assert (ours >= authors - 1e-9).all(), folder
         assert abs(ours.mean() - m) < 2.0, folder
-    # transfer (§5.6): pooled mean ± std over 10 seeds × 100 episodes
+    # transfer (docs/methods/maxdiff.md §5.6): pooled mean ± std over 10 seeds × 100 episodes
     for folder, on, want in [(SWIMMER, "heavy", (151.7, 11.2)), (SWIMMER, "light", (172.2, 15.3)),
                              ("maxdiff/SwimmerEnv_v3_Light_H40_alpha100", "heavy", (228.3, 9.9)),
                              ("mppi/SwimmerEnv_v3_Light_H40", "light", (331.7, 100.0)),
@@ -342,7 +342,7 @@ def test_spec_published_numbers(shared):
         assert ev.sizes == {"seed": 10, "episode": 100}
         _close(_mean_std(ev.values), want, 1)
     _close((0.0, float(refs.maxdiff_final_eval(SWIMMER, "heavy").mean("episode").std())), (0.0, 7.1), 1)
-    # single-shot final x (§5.7)
+    # single-shot final x (docs/methods/maxdiff.md §5.7)
     for folder, want in [("maxdiff/SwimmerEnv_v3_Light_H40_alpha50_singleshot", (8156, 2605)),
                          ("maxdiff/HalfCheetahEnv_v3_H10_alpha5_singleshot", (28515, 2385)),
                          (SS_CHEETAH, (5674, 11135)), ("sac_orig/SwimmerEnv_v3_Light_singleshot", (72, 127))]:
@@ -378,7 +378,7 @@ def test_dime_curve_equals_the_npy_and_the_spec(shared):
         h = refs.DIME_HEADLINE[task]
         final = refs.dime_curve(task).isel(step=-1)
         assert int(refs.dime_curve(task).step[-1]) == h["grid_end"]
-        tol = 0.005 if task.startswith("myo_") else 1.0  # the spec rounds (dmc_walker_run: 849.49 printed 850)
+        tol = 0.005 if task.startswith("myo_") else 1.0  # docs/methods/dime.md §3.3 rounds (849.49 printed 850)
         assert abs(float(final.mean()) - h["final_mean"]) <= tol and abs(float(final.std()) - h["final_std"]) <= tol
     # the older Dataset API notebook 21 uses
     ds = refs.load_dime_curves(["gym_ant_v3", "dmc_dog_run"])
@@ -438,7 +438,7 @@ def test_committed_files_need_no_network_and_no_shared(offline):
     assert abs(float(best.isel(step=-1).mean()) - 175.6) < 0.05
     assert abs(float(refs.published_curve(POINT_MASS).isel(step=-1).mean()) - (-450.8)) < 0.05
     assert refs.published_curve(POINT_MASS).sizes["step"] == 101
-    as_plotted = refs.published_authors_curve(SS_CHEETAH)  # the spec's 433.8 (dummy chunk kept, as plotted)
+    as_plotted = refs.published_authors_curve(SS_CHEETAH)  # docs/methods/maxdiff.md §5.7: 433.8 (dummy chunk kept)
     assert as_plotted.sizes == {"seed": 10, "step": 100} and abs(float(as_plotted.isel(step=-1).mean()) - 433.8) < 0.1
     assert list(refs.published_curve(POINT_MASS).seed.values)[-1] == 1013
     assert abs(float(refs.published_final_eval(SWIMMER, "heavy").mean()) - 151.7) < 0.05

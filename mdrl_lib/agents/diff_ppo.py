@@ -1,22 +1,24 @@
-"""DiffPPO: PPO on the diffusion-augmented MDP (``specs/diffmaxent.md`` §2.2, §3.1).
+"""DiffPPO: PPO on the diffusion-augmented MDP (``docs/methods/diffmaxent.md`` §2.2, §3.1).
+
+§ numbers refer to docs/methods/diffmaxent.md.
 
 Every env step is K diffusion transitions ``z_{t,k} = (s_t, x_k, k) → x_{k+1}``:
 
 * **Rollout.** Store the whole chain, the per-step ``log q_old`` and ``ℓ_{t,k} = log q − log p``, and the
   values ``V(s_t, x_k, k)``. Soft reward ``r̃_{t,k} = r_t·[k = K−1] − c·ℓ_{t,k}`` (fixed ``entropy_coef``
-  c, the authors' final config, spec §3.1 item 1/6).
-* **GAE** over the augmented time axis. γ and λ act at env steps only (the spec's
-  ``use_env_time_discounting`` option; the authors' default discounts every diffusion step), so that K=1 is
+  c, the authors' final config, §3.1 items 1 and 6).
+* **GAE** over the augmented time axis. γ and λ act at env steps only (the authors'
+  ``use_env_time_discounting`` option, §3; their default discounts every diffusion step), so that K=1 is
   PPO's recursion exactly. The next state of ``(t, K−1)`` is ``(s_{t+1}, x_0 of t+1, 0)`` — the rollout's
   own next prior sample.
-* **Past terms cancel** (spec §2.2c): each step's score is weighted by its *future* soft return only,
+* **Past terms cancel** (§2.2c): each step's score is weighted by its *future* soft return only,
   which is what GAE on r̃ gives.
-* **Actor advantage** ``Â = A − r̃_old + r − c·ℓ_θ`` (spec §3.1 item 4): the step's own penalty is
+* **Actor advantage** ``Â = A − r̃_old + r − c·ℓ_θ`` (§3.1 item 4): the step's own penalty is
   re-evaluated with the current policy (no gradient). Clipped surrogate on the **per-step** ratio
   ``ρ = q_θ(x_{k+1}|x_k,s) / q_old(x_{k+1}|x_k,s)``.
 * **Learned reference parameters** (Δt, friction) get the extra term ``−c·E[stopgrad(ρ) log p(x_k|x_{k+1})]``
-  / adv-std (spec §3.1 item 5), since ``ℓ`` depends on them through ``log p`` directly.
-* Minibatches are ``n_minibatches × K`` so their size matches PPO's (spec §3).
+  / adv-std (§3.1 item 5), since ``ℓ`` depends on them through ``log p`` directly.
+* Minibatches are ``n_minibatches × K`` so their size matches PPO's (§3).
 
 With K = 1 every piece is PPO's (:mod:`mdrl_lib.agents.ppo`) with the Gaussian kernel ``q_θ(x_1|x_0,s)``
 as the policy of the augmented state ``(s, x_0)`` and ``log π`` replaced by ``ℓ_0``.
@@ -44,7 +46,7 @@ from mdrl_lib.utils import get_device
 class DiffPPOConfig:
     """PPO's settings (with the soft-reward coefficient c) + a diffusion policy."""
 
-    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(entropy_coef=2e-4))  # c: spec §4.3 (fixed 2e-4)
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(entropy_coef=2e-4))  # c: §4.3 (fixed 2e-4)
     diffusion: DiffusionPolicyConfig = field(default_factory=DiffusionPolicyConfig)
 
 

@@ -1,13 +1,14 @@
-"""DiffSAC: SAC on the diffusion-augmented MDP (``specs/diffmaxent.md`` §2.2b, §3.3 — a [derived] design).
+"""DiffSAC: SAC on the diffusion-augmented MDP (``docs/methods/diffmaxent.md`` §2.2b, §3.3 — a [derived] design).
 
-The paper's text for DiffSAC is not available and the authors' code has none, so this follows the design
-the spec derives from the framework (and the per-step actor of the authors' REPPO/WPO code):
+§ numbers refer to docs/methods/diffmaxent.md. The paper's text for DiffSAC is not available and the authors'
+code has none, so this follows the design that note derives from the framework (and the per-step actor of the
+authors' REPPO/WPO code):
 
 * **Augmented MDP.** Every env step is K diffusion transitions. The augmented state is
   ``z = (s, x_k, k)``, its action is ``x_{k+1}``; for ``k < K-1`` the next state is ``(s, x_{k+1}, k+1)``
   with reward 0 and no discount, for ``k = K-1`` it is ``(s', x_0' ~ prior, 0)`` with the env reward, the
-  env discount γ and the env's termination. (The spec's default discounts every diffusion step; we discount
-  only env time, so K=1 is SAC's horizon exactly — see notebook 20.)
+  env discount γ and the env's termination. (The authors' code by default discounts every diffusion step, §3;
+  we discount only env time, so K=1 is SAC's horizon exactly — see notebook 20.)
 * **Soft penalty** ``−α ℓ_k`` with ``ℓ_k = log q_θ(x_{k+1}|x_k,s) − log p(x_k|x_{k+1})`` in place of SAC's
   ``−α log π``. The three SAC equations are called unchanged (:func:`~mdrl_lib.agents.sac.soft_q_target`,
   :func:`~mdrl_lib.agents.sac.actor_loss`, :func:`~mdrl_lib.agents.sac.temperature_loss`).
@@ -16,7 +17,7 @@ the spec derives from the framework (and the per-step actor of the authors' REPP
   ``H(prior) − K·mean ℓ`` over a minibatch of mixed k) to SAC's target ``−|A|``.
 * **Replay** keeps whole chains per env step; a minibatch draws env transitions and a diffusion step k
   uniformly. ``updates_per_step`` defaults to K gradient steps per env step (the authors scale the number
-  of minibatches by K, spec §3 and §5).
+  of minibatches by K, §3 and §5).
 
 With K = 1 the augmented state is ``(s, x_0)`` and everything above is SAC's update with the Gaussian policy
 ``q_θ(x_1|x_0,s)`` and ``log π`` replaced by ``ℓ_0`` (tested in ``tests/test_diff_agents.py``).
@@ -42,11 +43,11 @@ from mdrl_lib.utils import get_device
 
 @dataclass(frozen=True)
 class DiffSACConfig:
-    """DiffSAC = SAC's settings + a diffusion policy (spec §1, §3.3)."""
+    """DiffSAC = SAC's settings + a diffusion policy (§1, §3.3)."""
 
     sac: SACConfig = field(default_factory=lambda: SACConfig(random_steps=0))  # the policy itself explores
     diffusion: DiffusionPolicyConfig = field(default_factory=DiffusionPolicyConfig)
-    updates_per_step: int | None = None  # gradient steps per env step; None = K (spec §5)
+    updates_per_step: int | None = None  # gradient steps per env step; None = K (§5)
 
     def __post_init__(self):
         if self.sac.variant != "v2":
@@ -187,7 +188,7 @@ class DiffSACAgent:
 
     def policy_loss(self, z: dict[str, torch.Tensor], x_next: torch.Tensor, ell: torch.Tensor,
                     alpha: torch.Tensor) -> torch.Tensor:
-        """SAC's policy loss on the augmented MDP: ``E[α ℓ_θ − min_j Q_j(z, x_{k+1})]`` (spec §3.3).
+        """SAC's policy loss on the augmented MDP: ``E[α ℓ_θ − min_j Q_j(z, x_{k+1})]`` (§3.3).
 
         ``x_next`` is the reparameterised step from ``z``; DiffWPO overrides this one method.
         """

@@ -1,4 +1,4 @@
-"""DiffWPO: WPO on the diffusion-augmented MDP (``specs/diffmaxent.md`` §3.2, off-policy variant).
+"""DiffWPO: WPO on the diffusion-augmented MDP (``docs/methods/diffmaxent.md`` §3.2, off-policy variant).
 
 Each diffusion step is one action of the augmented MDP (see :mod:`mdrl_lib.agents.diff_sac`). For a
 transition from ``z = (s, x_k, k)``:

@@ -1,19 +1,20 @@
 """A diffusion policy: K Euler–Maruyama steps of a controlled Langevin/OU chain from a Gaussian prior.
 
-Notation follows ``specs/diffmaxent.md`` §1 (the authors' code counts forward): ``x_0`` is prior noise,
-``x_K`` the pre-squash action, the env receives ``a = clip(tanh(x_K), ±action_clip)``.
+Notation follows ``docs/methods/diffmaxent.md`` §1 (the authors' code counts forward): ``x_0`` is prior noise,
+``x_K`` the pre-squash action, the env receives ``a = clip(tanh(x_K), ±action_clip)``. § numbers refer to
+docs/methods/diffmaxent.md.
 
 * Prior: ``x_0 ~ N(0, σ_p² I)`` (fixed).
 * Step size per diffusion step ``k`` and action dimension: ``η_k = Δt_k / γ`` with softplus-parametrised
   ``Δt_k = dt · schedule(k)`` (learned per step when ``learn_dt``) and friction ``γ`` (learned per
   dimension when ``learn_friction``).
-* Generative (denoising) kernel, spec §1.3::
+* Generative (denoising) kernel, §1.3::
 
       q_θ(x_{k+1} | x_k, s) = N( x_k + η_k (−x_k/σ_p² + f_θ(x_k, s, k)),  2 η_k I )
 
   ``f_θ`` is an MLP of ``(x_k, s, FourierTime(k))`` whose last layer starts at 1e-8 × its init, so a
   fresh policy is the pure OU chain towards the prior.
-* Reference (noising) kernel, spec §1.4, the OU step evaluated at ``x_{k+1}`` with the same ``η_k``::
+* Reference (noising) kernel, §1.4, the OU step evaluated at ``x_{k+1}`` with the same ``η_k``::
 
       p(x_k | x_{k+1}) = N( x_{k+1} − η_k x_{k+1}/σ_p²,  2 η_k I )
 
@@ -23,7 +24,7 @@ Notation follows ``specs/diffmaxent.md`` §1 (the authors' code counts forward):
 
       H(q_θ(x_K | s)) ≥ H(prior) − E[Σ_k ℓ_k].
 
-  By default the tanh Jacobian is *not* part of ``ℓ`` (spec §1.9), so entropies live in the pre-squash
+  By default the tanh Jacobian is *not* part of ``ℓ`` (§1.9), so entropies live in the pre-squash
   x-space; ``squash_correction=True`` subtracts ``log|det ∂tanh(x_K)/∂x_K|`` from the last step's
   ``log q`` so that they live in action space (DIME; the bandit toy, whose Boltzmann target is a density
   on the action square and would be improper in x-space).
@@ -49,26 +50,26 @@ SCHEDULES = ("linear", "cosine", "constant")
 
 @dataclass(frozen=True)
 class DiffusionPolicyConfig:
-    """Diffusion-policy hyperparameters; defaults are the final v3 configs of spec §4.3 unless noted."""
+    """Diffusion-policy hyperparameters; defaults are the final v3 configs of §4.3 unless noted."""
 
-    n_steps: int = 8  # K, spec §1.7 (8 everywhere by default; sweeps use 4 and 16)
-    prior_std: float = 3.0  # σ_p, spec §1.2 (3.0 final configs; 2.5 early defaults)
-    dt: float = 0.125  # base Δt, spec §1.3
-    schedule: str = "linear"  # spec §1.6: linear (final), cosine (early), constant
-    schedule_min: float = 0.17  # linear schedule's minimum m, spec §1.6
-    friction: float = 0.25  # initial γ, spec §1.5 (0.25 final, 1.0 early)
-    learn_dt: bool = True  # learned Δt, spec §1.5
-    per_step_dt: bool = True  # one learned Δt per step (spec §1.5); False: one learned scale × schedule (DIME)
-    learn_friction: bool = True  # per-dimension learned friction, spec §1.5
-    hidden: tuple[int, ...] = (256, 256, 256)  # 4 linear layers, width 256, spec §1.8
-    act: str = "gelu"  # spec §1.8
-    n_freq: int = 32  # Fourier features of k, spec §1.8
-    time_hidden: int = 32  # width of the time embedding's hidden layer, spec §1.8 (DIME: 256)
-    time_dim: int = 16  # embedding size after Linear(64→32)→GELU→Linear(32→16), spec §1.8
-    out_scale: float = 1e-8  # last-layer init scale: f_θ ≈ 0 at init, spec §1.8
-    control_clip: float = 1e4  # |f_θ| clip, spec §1.8
-    action_clip: float = 0.999  # a = clip(tanh(x_K), ±0.999), spec §1.9
-    squash_correction: bool = False  # add the tanh Jacobian to the last step's log q (off: spec §1.9; DIME: on)
+    n_steps: int = 8  # K, §1.7 (8 everywhere by default; sweeps use 4 and 16)
+    prior_std: float = 3.0  # σ_p, §1.2 (3.0 final configs; 2.5 early defaults)
+    dt: float = 0.125  # base Δt, §1.3
+    schedule: str = "linear"  # §1.6: linear (final), cosine (early), constant
+    schedule_min: float = 0.17  # linear schedule's minimum m, §1.6
+    friction: float = 0.25  # initial γ, §1.5 (0.25 final, 1.0 early)
+    learn_dt: bool = True  # learned Δt, §1.5
+    per_step_dt: bool = True  # one learned Δt per step (§1.5); False: one learned scale × schedule (DIME)
+    learn_friction: bool = True  # per-dimension learned friction, §1.5
+    hidden: tuple[int, ...] = (256, 256, 256)  # 4 linear layers, width 256, §1.8
+    act: str = "gelu"  # §1.8
+    n_freq: int = 32  # Fourier features of k, §1.8
+    time_hidden: int = 32  # width of the time embedding's hidden layer, §1.8 (DIME: 256)
+    time_dim: int = 16  # embedding size after Linear(64→32)→GELU→Linear(32→16), §1.8
+    out_scale: float = 1e-8  # last-layer init scale: f_θ ≈ 0 at init, §1.8
+    control_clip: float = 1e4  # |f_θ| clip, §1.8
+    action_clip: float = 0.999  # a = clip(tanh(x_K), ±0.999), §1.9
+    squash_correction: bool = False  # add the tanh Jacobian to the last step's log q (off: §1.9; DIME: on)
 
     def __post_init__(self):
         if not isinstance(self.n_steps, int) or self.n_steps < 1:
@@ -82,7 +83,7 @@ class DiffusionPolicyConfig:
 
 
 def schedule_values(name: str, n_steps: int, minimum: float = 0.17) -> torch.Tensor:
-    """The step-size shape ``schedule(k)`` for ``k = 0..K-1`` with ``t = (K-k)/K`` (spec §1.6): ``(K,)``."""
+    """The step-size shape ``schedule(k)`` for ``k = 0..K-1`` with ``t = (K-k)/K`` (§1.6): ``(K,)``."""
     k = torch.arange(n_steps, dtype=torch.float64)
     t = (n_steps - k) / n_steps
     if name == "linear":
@@ -176,13 +177,13 @@ class DiffusionPolicy(nn.Module):
 
     def kernel(self, obs: torch.Tensor, x: torch.Tensor, k: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and variance of ``q_θ(x_{k+1} | x_k, s)``, each ``(B, d)`` (spec §1.3)."""
+        """Mean and variance of ``q_θ(x_{k+1} | x_k, s)``, each ``(B, d)`` (§1.3)."""
         eta = self.etas()[k]
         mean = x + eta * (-x / self.prior_var + self.control(obs, x, k))
         return mean, 2 * eta
 
     def reference(self, x_next: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and variance of the reference ``p(x_k | x_{k+1})``, each ``(B, d)`` (spec §1.4)."""
+        """Mean and variance of the reference ``p(x_k | x_{k+1})``, each ``(B, d)`` (§1.4)."""
         eta = self.etas()[k]
         return x_next - eta * x_next / self.prior_var, 2 * eta
 
@@ -266,7 +267,7 @@ class DiffusionPolicy(nn.Module):
         return lq.view(self.K, B), lp.view(self.K, B)
 
     def path_log_prob(self, obs: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
-        """Log-density of the whole denoising path ``log q_θ(x_{0:K}|s)``: ``(B,)`` (spec §1.10)."""
+        """Log-density of the whole denoising path ``log q_θ(x_{0:K}|s)``: ``(B,)`` (§1.10)."""
         lq, _ = self.path_log_probs(obs, path)
         return self.prior_log_prob(path[0]) + lq.sum(0)
 

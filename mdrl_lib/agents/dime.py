@@ -1,7 +1,7 @@
 """DIME: diffusion-based maximum-entropy RL (Celik et al., ICML 2025, arXiv 2502.02316), top to bottom.
 
-Written from ``specs/dime.md`` (the authors' JAX code at commit 7082bb7, described, not ported). Section
-numbers ``§`` refer to that spec.
+Written from the method note ``docs/methods/dime.md`` (the authors' JAX code at commit 7082bb7, described, not
+ported). § numbers refer to docs/methods/dime.md.
 
 * **Actor** (§1.2): a 16-step Euler–Maruyama chain from the fixed prior ``x_0 ~ N(0, σ₀² I)``, σ₀ = 2.5::
 
@@ -71,7 +71,7 @@ SUPPORT_GYM = (-1600.0, 1600.0)
 
 @dataclass(frozen=True)
 class DIMEConfig:
-    """DIME hyperparameters; defaults are the authors' ICML (DMC) config at commit 7082bb7 (spec §2)."""
+    """DIME hyperparameters; defaults are the authors' ICML (DMC) config at commit 7082bb7 (§2)."""
 
     # diffusion actor (§1.2)
     n_steps: int = 16  # N
@@ -144,7 +144,7 @@ class DIMEConfig:
 def cosine_step_shape(n_steps: int, minimum: float = 0.001, s: float = 0.008) -> torch.Tensor:
     """``g(n) = (1−m) cos²(½π (1+s−t)/(1+s)) + m`` with ``t = (N−n)/N``, ``n = 0..N−1``: ``(N,)``.
 
-    For N = 16: 0.9998, 0.988, ... , 0.038, 0.0104 (big steps at the noise end, spec §1.2).
+    For N = 16: 0.9998, 0.988, ... , 0.038, 0.0104 (big steps at the noise end, §1.2).
     """
     n = torch.arange(n_steps, dtype=torch.float64)
     t = (n_steps - n) / n_steps
@@ -154,7 +154,7 @@ def cosine_step_shape(n_steps: int, minimum: float = 0.001, s: float = 0.008) ->
 @dataclass
 class DIMESample:
     """One batch of DIME chains. ``path``: ``(N+1, B, d)`` (``path[0]`` prior, ``path[N]`` pre-squash);
-    ``action = tanh(path[N])``: ``(B, d)``; ``c_run``, ``c_term``: ``(B,)`` (spec §1.3)."""
+    ``action = tanh(path[N])``: ``(B, d)``; ``c_run``, ``c_term``: ``(B,)`` (§1.3)."""
 
     path: torch.Tensor
     action: torch.Tensor

@@ -1,9 +1,11 @@
-"""MaxDiff RL as the authors ran it: MPPI on a learned model with a path-entropy bonus (spec maxdiff.md §2).
+"""MaxDiff RL as the authors ran it: MPPI on a learned model with a path-entropy bonus (docs/methods/maxdiff.md §2).
+
+§ numbers refer to docs/methods/maxdiff.md.
 
 Read top to bottom:
 
 1. :class:`MaxDiffConfig` — every hyperparameter, with the published per-environment values in
-   :func:`maxdiff_config` (spec §4.2; the saved run configs win over the YAML files, §4.4);
+   :func:`maxdiff_config` (§4.2; the saved run configs win over the YAML files, §4.4);
 2. the agent, :class:`ModelBasedAgent` — each environment step it plans with
    :class:`~mdrl_lib.planners.mppi.MPPIPlanner` on its
    :class:`~mdrl_lib.models.dynamics.DynamicsValueModel` and, once the buffer holds more than
@@ -12,7 +14,7 @@ Read top to bottom:
 3. :class:`MaxDiffAgent` — α > 0, no control prior. NN-MPPI (:mod:`mdrl_lib.agents.nn_mppi`) is the same agent
    with α = 0 and the control prior on.
 
-Choices where the spec leaves a gap, documented here and in the notebooks:
+Choices for cases the authors' code does not meet (§2.2, §2.4, §2.6), documented here and in the notebooks:
 
 * ``a'`` of the SARSA target is the action the planner takes at ``s'``. At a time-limit truncation
   (no next step in the episode) the agent asks the training planner for it once; at a termination the
@@ -38,7 +40,7 @@ from mdrl_lib.models.dynamics import DynamicsValueModel, ModelConfig, ModelTrain
 from mdrl_lib.planners.mppi import MPPIPlanner, PlannerConfig
 from mdrl_lib.utils import get_device
 
-#: environments with published settings (spec §4.2)
+#: environments with published settings (§4.2)
 ENVS = ("point_mass", "swimmer")
 
 
@@ -72,7 +74,7 @@ class MaxDiffConfig:
 
 
 def maxdiff_config(env: str, *, beta: float | None = None, **planner_overrides) -> MaxDiffConfig:
-    """The published MaxDiff settings for ``env`` (spec §4.2).
+    """The published MaxDiff settings for ``env`` (§4.2).
 
     ``point_mass``: H 30, K 500, λ 0.5, all 4 state dims with weights [1, 1, .01, .01], 128×2 MLP, lr 5e-4,
     buffer 3e5, α 0.5 for the first 1000 steps then 5 (β = 0.001: 0.2 for 500 steps then 25).
@@ -127,7 +129,7 @@ class ModelBasedAgent:
         s_train, s_eval, s_buf = (int(x) for x in ss.generate_state(3))
         self.planner = MPPIPlanner(self.model, config.planner, seed=s_train)
         self.eval_planner = MPPIPlanner(self.model, config.planner, seed=s_eval)
-        # rows (s, a, r, s', a', done) for the SARSA value target (spec §2.4); minibatches of distinct rows
+        # rows (s, a, r, s', a', done) for the SARSA value target (§2.4); minibatches of distinct rows
         self.buffer = ReplayBuffer(config.buffer_size, {"obs": state_dim, "action": action_dim, "reward": 1,
                                                         "next_obs": state_dim, "next_action": action_dim, "done": 1},
                                    device=self.device)

@@ -1,4 +1,5 @@
-"""NN-MPPI, the MaxDiff paper's model-based baseline (spec maxdiff.md §2.2, "Extra term in the NN-MPPI baseline").
+"""NN-MPPI, the MaxDiff paper's model-based baseline (docs/methods/maxdiff.md §2.2, "Extra term in the NN-MPPI
+baseline").
 
 The same agent as :class:`~mdrl_lib.agents.maxdiff.MaxDiffAgent` — learned dynamics + SARSA value model,
 warm-started MPPI with filtered noise — with no path-entropy bonus (α = 0) and, as in the authors'

@@ -6,7 +6,7 @@ scaling, ``n_steps`` per rollout, ``n_epochs`` of ``n_minibatches`` minibatches.
 bootstrapped (``r += γ V(s')``), termination is not.
 
 Optional MaxEnt form (off by default, on in DiffPPO): the soft reward ``r̃ = r − c log π(a|s)``
-(``entropy_coef`` = c), spec ``diffmaxent.md`` §3.1. The building blocks (:func:`gae`,
+(``entropy_coef`` = c), ``docs/methods/diffmaxent.md`` §3.1. The building blocks (:func:`gae`,
 :func:`clipped_surrogate`, :class:`RunningMeanStd`) are shared with DiffPPO.
 """
 

@@ -2,7 +2,7 @@
 
 * ``variant="v2"`` (default) — Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and Applications":
   twin Q networks with Polyak targets, reparameterised tanh-Gaussian actor, automatic temperature.
-* ``variant="v1"`` — Haarnoja et al. 2018a, as the MaxDiff paper ran it (``specs/maxdiff.md`` §2.5/§4.3):
+* ``variant="v1"`` — Haarnoja et al. 2018a, as the MaxDiff paper ran it (``docs/methods/maxdiff.md`` §2.5, §4.3):
   a state-value network V with a Polyak target V, twin Q networks trained to the same target
   ``r·scale + γ(1−d) V̄(s')``, fixed temperature 1 with the trade-off set by ``reward_scale``, a
   likelihood-ratio policy loss and 1e-3 penalties on the mean and log-std. :meth:`SACConfig.maxdiff`
@@ -68,7 +68,7 @@ class SACConfig:
 
     @classmethod
     def maxdiff(cls, env_id: str, **overrides) -> SACConfig:
-        """The MaxDiff paper's SAC v1 settings for ``env_id`` (``specs/maxdiff.md`` §4.3)."""
+        """The MaxDiff paper's SAC v1 settings for ``env_id`` (``docs/methods/maxdiff.md`` §4.3)."""
         table = {
             "PointMass": dict(hidden=(128, 128), batch_size=128, reward_scale=0.25, lr=5e-4, tau=0.01),
             "Swimmer": dict(hidden=(256, 256), batch_size=128, reward_scale=100.0, lr=3e-4, tau=0.005),
@@ -256,7 +256,7 @@ class SACAgent:
         return actor_loss(q_pi, pi.log_prob, alpha)
 
     def _update_v1(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """SAC v1 (2018a): V, V̄, twin Q to the same target, likelihood-ratio policy loss (MaxDiff §2.5)."""
+        """SAC v1 (2018a): V, V̄, twin Q to one target, likelihood-ratio actor loss (docs/methods/maxdiff.md §2.5)."""
         cfg = self.config
         alpha = self.alpha
         a, logp, mean, log_std, _ = self.actor.sample(b["obs"], self.rng.torch, reparameterize=False)

@@ -4,16 +4,16 @@ WPO moves the policy along the Wasserstein gradient flow of ``E_π[Q]`` projecte
 
     Δθ ∝ E_{s, a~π} [ (∇_θ ∇_a log π_θ(a|s))ᵀ v(s, a) ],      v = ∇_a Q(s, a) − α ∇_a log π(a|s),
 
-where ``v`` is the velocity field of the entropy-regularised objective (spec ``diffmaxent.md`` §3.2). The
-action is sampled and then held fixed (no reparameterisation): only the *score* ``∇_a log π_θ`` carries
+where ``v`` is the velocity field of the entropy-regularised objective (``docs/methods/diffmaxent.md`` §3.2).
+The action is sampled and then held fixed (no reparameterisation): only the *score* ``∇_a log π_θ`` carries
 θ. As a loss to minimise, per sample: ``stopgrad(α ∇_a log π − ∇_a Q) · ∇_a log π_θ``, summed over
 action dimensions. For the tanh-Gaussian policy the flow is taken in the pre-squash coordinates ``u``
 (``a = tanh u``) with ``log π`` the density of the squashed action, so the entropy is SAC's.
 
 Everything else is SAC v2 (:mod:`mdrl_lib.agents.sac`): replay, twin critics with Polyak targets and the
 soft Bellman target, automatic temperature. Choices this library makes (documented in notebook 20): no
-Fisher preconditioning (the authors' final DiffWPO config removes it, spec §3.2 item 5) and no KL trust
-region (not implemented).
+Fisher preconditioning (the authors' final DiffWPO config removes it, docs/methods/diffmaxent.md §3.2 item 5)
+and no KL trust region (not implemented).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def wpo_loss(score: torch.Tensor, grad_q: torch.Tensor, alpha: torch.Tensor) -> 
     """WPO surrogate ``E[ stopgrad(α ∇_a log π − ∇_a Q) · ∇_a log π_θ ]``.
 
     ``score``: ``∇_a log π_θ(a|s)`` ``(B, d)``, differentiable in θ; ``grad_q``: ``∇_a Q(s, a)`` ``(B, d)``.
-    Its θ-gradient is minus the entropy-regularised WPO direction (spec §3.2).
+    Its θ-gradient is minus the entropy-regularised WPO direction (docs/methods/diffmaxent.md §3.2).
     """
     velocity = (grad_q - alpha * score).detach()
     return -(velocity * score).sum(-1).mean()

@@ -1,4 +1,6 @@
-"""The MaxDiff paper's 2-D point mass with a tunable x-coupling β (spec §3, "Point mass").
+"""The MaxDiff paper's 2-D point mass with a tunable x-coupling β (docs/methods/maxdiff.md §3, "Point mass").
+
+§ numbers refer to docs/methods/maxdiff.md.
 
 State ``(x, y, v_x, v_y)``, action ``u = (u_x, u_y)``:
 
@@ -10,11 +12,11 @@ mass leaves the box ``|x| > 5`` or ``|y| > 5``; the registered ids add a 1000-st
 start at ``(−1, −1, 0, 0)`` plus N(0, 0.01²) noise on all four states (the authors' ``one_corner`` start).
 
 β is the controllability knob of the paper's Fig. 1–2: for small β the x-velocity barely moves x, so
-random actions decorrelate x slowly (the finite-horizon Gramian's determinant scales with β², spec §7.1).
+random actions decorrelate x slowly (the finite-horizon Gramian's determinant scales with β², §7.1).
 
 Actions: ``action_space`` is the box [−1, 1]² that bounded policies (SAC's tanh) use, but — as in the
 authors' environment — the dynamics apply the action **unclipped** (``clip_actions=False``), since the
-MPPI planners' actions are unbounded (spec §3, §10).
+MPPI planners' actions are unbounded (§3, §10).
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ def _register(env_id: str, entry_point: str, **kwargs) -> None:
         register(id=env_id, entry_point=entry_point, **kwargs)
 
 
-# MaxDiff RL (spec maxdiff.md §3): point mass with coupling beta; Swimmer with heavy (stock) / light tail.
+# MaxDiff RL (docs/methods/maxdiff.md §3): point mass with coupling beta; Swimmer with heavy (stock) / light tail.
 _register("mdrl/PointMass-v0", "mdrl_lib.envs.point_mass:PointMassEnv", max_episode_steps=1000)
 _register("mdrl/SwimmerHeavy-v0", "mdrl_lib.envs.swimmer:SwimmerEnv", max_episode_steps=1000,
           kwargs={"tail_density": 1000.0})
 _register("mdrl/SwimmerLight-v0", "mdrl_lib.envs.swimmer:SwimmerEnv", max_episode_steps=1000,
           kwargs={"tail_density": 100.0})
 
-# Diffusion MaxEnt RL (spec diffmaxent.md): one-step task with a known multimodal Boltzmann policy.
+# Diffusion MaxEnt RL (docs/methods/diffmaxent.md §4.2): one-step task with a known multimodal Boltzmann policy.
 _register("mdrl/MultimodalBandit-v0", "mdrl_lib.envs.bandit:MultimodalBanditEnv")

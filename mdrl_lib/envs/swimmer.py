@@ -1,4 +1,5 @@
-"""MuJoCo Swimmer as the MaxDiff paper ran it: root position kept, heavy (stock) or light tail (spec §3).
+"""MuJoCo Swimmer as the MaxDiff paper ran it: root position kept, heavy (stock) or light tail
+(docs/methods/maxdiff.md §3).
 
 * Observation: ``qpos (x, y, θ, j1, j2) + qvel`` — 10 numbers; the root x, y stay in the observation
   (``exclude_current_positions_from_observation=False``), which MaxDiff's exploration dimensions need.

@@ -62,7 +62,8 @@ SIZES: dict[str, dict[str, Any]] = {
 
 def resolve(setting: dict[str, Any], cfg: dict[str, Any]) -> Run:
     """Agent ``algo`` with K diffusion steps (the bases ignore K): sizes from ``cfg``; DiffPPO keeps its class
-    default soft-reward coefficient c = 2e-4 (spec §4.3); off-policy agents learn after ``learning_starts``."""
+    default soft-reward coefficient c = 2e-4 (docs/methods/diffmaxent.md §4.3); off-policy agents learn after
+    ``learning_starts``."""
     algo, K = setting["algo"], setting["K"]
     on_policy = algo in ("PPO", "DiffPPO")
     schedule = TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"],

@@ -6,7 +6,8 @@ end of training ``action_samples(probe, sample, action_dim)``: the policy's acti
 evaluation rollout (``probe_time`` steps into it).
 
 Task. The authors released curves for gym ``Humanoid-v3`` and ``Ant-v3`` (mujoco-py), DeepMind Control
-tasks (through shimmy) and MyoSuite (spec §3.1). Here: gymnasium ``Ant-v5`` against ``gym_ant_v3``, with the
+tasks (through shimmy) and MyoSuite (docs/methods/dime.md §3.1). Here: gymnasium ``Ant-v5`` against
+``gym_ant_v3``, with the
 authors' gym critic support ±1600. What differs (gymnasium's Ant changelog): v5 runs on the ``mujoco``
 bindings instead of mujoco-py; its observation has 105 entries (v3: 111 — v5 drops the world body's 6
 always-zero contact-force entries); v5 pays the healthy reward only while the ant is healthy (v3 on every
@@ -16,8 +17,8 @@ Returns are therefore
 close but not identical in scale. DeepMind Control (``dm_control`` + ``shimmy``) is not installed; it is
 a future optional extra that would allow a like-for-like comparison on e.g. ``dmc_cheetah_run``.
 
-Protocol (spec §4): evaluation every 3,000 steps with 5 *stochastic* episodes (the grid the authors
-published is every 8th of these: 24k, 48k, ...); the loop evaluates at step 0 where the authors logged
+Protocol (docs/methods/dime.md §1.4, §4): evaluation every 3,000 steps with 5 *stochastic* episodes (the grid
+the authors published is every 8th of these: 24k, 48k, ...); the loop evaluates at step 0 where the authors logged
 step 1. Scales: ``smoke`` is tiny networks for CI; ``quick`` (CPU) keeps the published actor and schedule
 but uses a **narrow critic** (2 × 256 instead of 2 × 2048; recorded in the Dataset's ``critic`` attribute)
 and 24k steps (its replay buffer holds all 24k transitions — what the published 1M buffer holds by then — without

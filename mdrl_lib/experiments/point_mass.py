@@ -1,4 +1,6 @@
-"""MaxDiff RL paper, point mass (Figs 1–2, spec maxdiff.md §5.3): β × {MaxDiff, NN-MPPI, SAC} × seeds.
+"""MaxDiff RL paper, point mass (Figs 1–2, docs/methods/maxdiff.md §5.3): β × {MaxDiff, NN-MPPI, SAC} × seeds.
+
+§ numbers refer to docs/methods/maxdiff.md.
 
 Each run trains one agent on ``mdrl/PointMass-v0`` with coupling β (checkpointed by
 :func:`~mdrl_lib.experiments.run_experiment`, so an interrupted sweep resumes), then keeps:
@@ -34,14 +36,14 @@ NAME = "point_mass"
 ALGOS = ("MaxDiff", "NN-MPPI", "SAC")
 ENV_ID = "mdrl/PointMass-v0"
 
-#: published numbers recomputed from the authors' data (spec §5.3): β -> algo -> (mean, std), 10 seeds, 100 k steps
+#: published numbers recomputed from the authors' data (§5.3): β -> algo -> (mean, std), 10 seeds, 100 k steps
 PUBLISHED_RUNNING_MAX = {
     1.0: {"MaxDiff": (-43.2, 10.5), "NN-MPPI": (-23.2, 4.1), "SAC": (-89.6, 10.4)},
     0.1: {"MaxDiff": (-48.2, 2.3), "NN-MPPI": (-40.6, 7.8), "SAC": (-121.9, 18.0)},
     0.01: {"MaxDiff": (-187.0, 94.0), "NN-MPPI": (-256.0, 191.0), "SAC": (-479.0, 154.0)},
     0.001: {"MaxDiff": (-451.0, 41.0), "NN-MPPI": (-835.0, 205.0), "SAC": (-850.0, 141.0)},
 }
-#: final-policy error Σ_t (x²+y²) over 1000 steps (spec §5.3 bar chart; β = 0.001 MaxDiff evaluated at α = 20)
+#: final-policy error Σ_t (x²+y²) over 1000 steps (§5.3 bar chart; β = 0.001 MaxDiff evaluated at α = 20)
 PUBLISHED_FINAL_ERROR = {
     1.0: {"MaxDiff": (54.3, 5.2), "NN-MPPI": (23.1, 1.4), "SAC": (126.7, 25.3)},
     0.1: {"MaxDiff": (54.9, 6.5), "NN-MPPI": (44.5, 9.1), "SAC": (162.6, 27.9)},
@@ -151,7 +153,7 @@ def curve_grid(total_steps: int, points: int) -> np.ndarray:
 
 
 def learning_curve(ds: xr.Dataset, total_steps: int, points: int, full_length: int) -> dict[str, np.ndarray]:
-    """Training-episode curves of one run on :func:`curve_grid` (the authors' plotting, spec §5.2).
+    """Training-episode curves of one run on :func:`curve_grid` (the authors' plotting, §5.2).
 
     ``best_return``: running maximum of the returns of *full-length* episodes finished by each grid step
     (episodes that ended early — the point mass leaving its box — are dropped, as in the published

@@ -1,4 +1,5 @@
-"""MaxDiff RL paper, heavy-tail Swimmer α sweep (Fig. 3, spec maxdiff.md §5.4): MaxDiff at several α, NN-MPPI, SAC.
+"""MaxDiff RL paper, heavy-tail Swimmer α sweep (Fig. 3, docs/methods/maxdiff.md §5.4): MaxDiff at several α,
+NN-MPPI, SAC.
 
 Each run trains on ``mdrl/SwimmerHeavy-v0`` (root position observed, 1000-step episodes) with the same
 per-run code as the point mass (:func:`mdrl_lib.experiments.point_mass.run_one`). Kept per run
@@ -23,8 +24,8 @@ NAME = "swimmer_alpha"
 ENV_ID = "mdrl/SwimmerHeavy-v0"
 BASELINES = ("NN-MPPI", "SAC")
 
-#: spec §5.4, 10 seeds, 1 M steps: running-max training return and final-policy return (mean, std), keyed by the
-#: (algo, alpha) coordinates of this experiment's results
+#: docs/methods/maxdiff.md §5.4, 10 seeds, 1 M steps: running-max training return and final-policy return
+#: (mean, std), keyed by the (algo, alpha) coordinates of this experiment's results
 PUBLISHED_RUNNING_MAX = {("SAC", 0.0): (52.2, 9.1), ("NN-MPPI", 0.0): (66.8, 11.5), ("MaxDiff", 1.0): (80.0, 21.0),
                          ("MaxDiff", 5.0): (95.0, 35.0), ("MaxDiff", 10.0): (117.0, 33.0),
                          ("MaxDiff", 50.0): (179.5, 11.6), ("MaxDiff", 100.0): (175.6, 7.2),

@@ -1,4 +1,6 @@
-"""Learned dynamics + value model of MaxDiff RL and NN-MPPI (spec maxdiff.md §2.3–2.4).
+"""Learned dynamics + value model of MaxDiff RL and NN-MPPI (docs/methods/maxdiff.md §2.3–2.4).
+
+§ numbers refer to docs/methods/maxdiff.md.
 
 One module holds two MLPs that read ``concat(s, a)``:
 
@@ -80,7 +82,7 @@ def gaussian_nll(target: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
 
 def model_loss(model: DynamicsValueModel, batch: Mapping[str, torch.Tensor], *, gamma: float = 0.95,
                value_coef: float = 0.5) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Spec §2.4: ``NLL(s' | s + f(s,a), σ) + value_coef · mean(R(s,a) − sg[r + γ(1−d) R(s',a')])²``.
+    """§2.4: ``NLL(s' | s + f(s,a), σ) + value_coef · mean(R(s,a) − sg[r + γ(1−d) R(s',a')])²``.
 
     ``batch`` holds ``obs (B, d_s)``, ``action (B, d_a)``, ``reward (B,)``, ``next_obs (B, d_s)``,
     ``next_action (B, d_a)`` and ``done (B,)`` (1.0 where the episode terminated).
@@ -97,7 +99,7 @@ def model_loss(model: DynamicsValueModel, batch: Mapping[str, torch.Tensor], *, 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model and model-training settings (spec §2.3–2.4, §4.1–4.2).
+    """Model and model-training settings (§2.3–2.4, §4.1–4.2).
 
     Defaults are the Swimmer values; the point mass uses hidden (128, 128) and lr 5e-4.
     """

@@ -1,6 +1,7 @@
 """Batched MPPI on a learned model, with MaxDiff's path-entropy bonus and NN-MPPI's control prior.
 
-One call of :meth:`MPPIPlanner.plan` is one environment step of the authors' planner (spec maxdiff.md §2.2):
+One call of :meth:`MPPIPlanner.plan` is one environment step of the authors' planner (docs/methods/maxdiff.md §2.2;
+§ numbers refer to docs/methods/maxdiff.md):
 
 1. shift the warm-started nominal sequence ``ā ∈ R^{H×m}`` one step, last entry 0;
 2. draw ``ε_t ~ N(0, σ²I)`` for all ``K`` samples and low-pass filter them, ``η_t = ½η_{t−1} + ½ε_t``;
@@ -38,10 +39,10 @@ from mdrl_lib.models.dynamics import DynamicsValueModel
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    """MPPI settings; defaults are the heavy-Swimmer values of spec §4.1–4.2."""
+    """MPPI settings; defaults are the heavy-Swimmer values of §4.1–4.2."""
 
     horizon: int = 40  # H: 30 point mass, 40 Swimmer, 10 HalfCheetah, 20 Ant
-    samples: int = 500  # K (N in the spec): 500, 1000 for single-shot and Ant
+    samples: int = 500  # K (N in docs/methods/maxdiff.md): 500, 1000 for single-shot and Ant
     lam: float = 0.1  # λ, softmax temperature: 0.5 point mass/HalfCheetah/Ant, 0.1 Swimmer
     sigma: float = 0.3  # perturbation std: the class default every run used (YAML's 0.5 never applied, §2.2)
     filter_coef: float = 0.5  # η_t = c·η_{t−1} + (1−c)·ε_t (§2.2 step 2)
@@ -92,7 +93,7 @@ def window_length(horizon: int, dims: int) -> tuple[int, int]:
 
 def path_entropy(y: torch.Tensor, weights: torch.Tensor | None = None, *, jitter: float = 0.0,
                  generator: torch.Generator | None = None, window: bool = False) -> torch.Tensor:
-    """MaxDiff's bonus ``S_k = ½·log|det(W·cov(y_k)·W + E)|`` per rollout (paper Eq. 6; spec §2.2 step 4).
+    """MaxDiff's bonus ``S_k = ½·log|det(W·cov(y_k)·W + E)|`` per rollout (paper Eq. 6; §2.2 step 4).
 
     ``y (K, T, d)``: each rollout's T states in the exploration dimensions. ``weights (d,)``: the diagonal
     of W (None = identity). ``E`` has i.i.d. N(0, jitter²) entries (not symmetrised, as the authors do).

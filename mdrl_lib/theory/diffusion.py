@@ -1,8 +1,8 @@
 """Diffusion policies on toy targets: Gaussian mixtures, their OU-noised laws and scores, a
 DIME/DiffMaxEnt-style Euler–Maruyama chain, its entropy lower bound, and its exact marginal on a grid.
 
-Conventions follow specs/dime.md §1.2–1.3 and specs/diffmaxent.md §1.1–1.4, 1.10: the chain runs from the
-prior (index 0, x_0 ~ N(0, σ_p² I)) to the action (index K); step k has size η_k and
+Conventions follow docs/methods/dime.md §1.2–1.3 and docs/methods/diffmaxent.md §1.1–1.4, §1.10: the chain runs
+from the prior (index 0, x_0 ~ N(0, σ_p² I)) to the action (index K); step k has size η_k and
 
 * generative kernel  q(x_{k+1} | x_k) = N(x_k + η_k(−x_k/σ_p² + f(x_k, k)), 2η_k I)   (f: the "control")
 * reference kernel   p(x_k | x_{k+1}) = N(x_{k+1} − η_k x_{k+1}/σ_p², 2η_k I)      (an OU noising step)
@@ -223,8 +223,8 @@ def power_steps(total_time: float, n_steps: int, power: float = 2.0) -> np.ndarr
     """Step sizes η_k = s_k − s_{k+1} with noising times s_k = total_time·(1 − k/K)^power, k = 0..K.
 
     power = 1 gives K equal steps; power > 1 makes the steps shrink towards the action end (k = K), where
-    the target's score varies fastest. (DIME uses a cosine shape with the same intent, spec dime.md §1.2;
-    DiffMaxEnt a linear one, diffmaxent.md §1.6.) Returns (K,), summing to total_time.
+    the target's score varies fastest. (DIME uses a cosine shape with the same intent, docs/methods/dime.md
+    §1.2; DiffMaxEnt a linear one, docs/methods/diffmaxent.md §1.6.) Returns (K,), summing to total_time.
     """
     if not total_time > 0 or int(n_steps) < 1 or not power > 0:
         raise ValueError(f"need total_time > 0, n_steps ≥ 1, power > 0; got {total_time}, {n_steps}, {power}")

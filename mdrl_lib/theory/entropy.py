@@ -3,9 +3,9 @@
 All entropies are in nats. ``cov`` arguments are covariance matrices (d, d) or batches (..., d, d); a scalar
 or a 0-d array is read as the variance of a one-dimensional Gaussian.
 
-References: MaxDiff spec §7.2 (path entropy of a diffusion, ½ log det C per step), §7.5 (reduction to the
-Gaussian policy entropy of MaxEnt RL); Cover & Thomas, *Elements of Information Theory*, 2nd ed., Thm 8.6.5
-(the Gaussian maximises entropy at a given covariance).
+References: docs/methods/maxdiff.md §7.2 (path entropy of a diffusion, ½ log det C per step), §7.5 (reduction
+to the Gaussian policy entropy of MaxEnt RL); Cover & Thomas, *Elements of Information Theory*, 2nd ed.,
+Thm 8.6.5 (the Gaussian maximises entropy at a given covariance). § numbers refer to docs/methods/maxdiff.md.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def gaussian_entropy(cov) -> float | np.ndarray:
 def logdet_cov(samples, ddof: int = 1) -> float | np.ndarray:
     """log det of the sample covariance of ``samples`` (..., n, d): rows are samples, columns dimensions.
 
-    This is the estimator behind MaxDiff's bonus ½ log det C (spec §2.2 step 4; there the "samples" are the
+    This is the estimator behind MaxDiff's bonus ½ log det C (§2.2 step 4; there the "samples" are the
     H states of one predicted trajectory). Returns −inf where the covariance is singular (n ≤ d, or samples
     confined to a subspace). ``ddof=1`` gives the unbiased covariance.
     """
@@ -101,7 +101,7 @@ def logdet_cov_variance(n_samples: int, dim: int) -> float:
 
 
 def diffusion_step_entropy(C, dt: float) -> float | np.ndarray:
-    """Entropy of one step of the maximum-entropy path kernel N(x, C·dt) (MaxDiff spec §7.2, cf. its Eq. 28).
+    """Entropy of one step of the maximum-entropy path kernel N(x, C·dt) (§7.2, cf. the paper's Eq. 28).
 
     ½ log det(2πe C dt) = ½ log det C + (d/2) log(2πe dt): the only part the agent can change is ½ log det C.
     """

@@ -4,8 +4,8 @@ Conventions: a time series is a numpy array whose last axis is time; a leading a
 independent chains (paths). Times are in steps unless a ``dt`` is given.
 
 References: Sokal's automatic window for the integrated autocorrelation time (A. Sokal, "Monte Carlo
-methods in statistical mechanics", 1997, §3); MaxDiff spec §7.1 and §7.3 for the role of these quantities in
-MaxDiff RL.
+methods in statistical mechanics", 1997, §3); docs/methods/maxdiff.md §7.1 and §7.3 for the role of these
+quantities in MaxDiff RL.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def simulate_absorbing_ou(theta: float, sigma: float, dt: float, n_steps: int, n
                           rng: np.random.Generator | None = None, x0: float = 0.0) -> np.ndarray:
     """A non-ergodic process: OU paths that are absorbed for ever once |x| reaches ``barrier``.
 
-    A toy for an irreversible failure (an Ant that flips over and cannot right itself, MaxDiff spec §7.3):
-    while |x| < barrier the path is the OU process of :func:`simulate_ou`; at the first step with
+    A toy for an irreversible failure (an Ant that flips over and cannot right itself, docs/methods/maxdiff.md
+    §7.3): while |x| < barrier the path is the OU process of :func:`simulate_ou`; at the first step with
     |x| ≥ barrier it is frozen at sign(x)·barrier. The law is symmetric, so the ensemble mean is 0 at every
     time, yet every path's time average tends to +barrier or −barrier. Returns (n_paths, n_steps).
     """

@@ -1,7 +1,8 @@
 """Controllability Gramians: continuous and discrete time, closed forms, and empirical (MuJoCo) ones.
 
 The finite-horizon controllability Gramian of ``x' = A x + B u`` is the covariance that white-noise actions
-build up in the state over a window (MaxDiff spec §7.1):
+build up in the state over a window (docs/methods/maxdiff.md §7.1; § numbers refer to
+docs/methods/maxdiff.md):
 
 * continuous time, ``T`` a duration:  W(T) = ∫_0^T e^{At} B Bᵀ e^{Aᵀt} dt
 * discrete time, ``T`` a number of steps:  W_T = Σ_{k<T} A^k B Bᵀ (Aᵀ)^k
@@ -179,7 +180,7 @@ def gramian_logdet(W) -> float:
 
 
 def point_mass_system(beta: float, axes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """The MaxDiff point mass (spec §3): ẋ = β·v_x, ẏ = v_y, v̇ = u.
+    """The MaxDiff point mass (§3): ẋ = β·v_x, ẏ = v_y, v̇ = u.
 
     ``axes=1``: the x axis alone, state (x, v_x), A = [[0, β], [0, 0]], B = [0, 1]ᵀ.
     ``axes=2``: state (x, y, v_x, v_y) as in the environment's observation, inputs (u_x, u_y).
@@ -199,7 +200,7 @@ def point_mass_system(beta: float, axes: int = 2) -> tuple[np.ndarray, np.ndarra
 
 
 def point_mass_gramian(beta: float, T: float) -> np.ndarray:
-    """Closed form of one point-mass axis' Gramian (spec §7.1, [derived]).
+    """Closed form of one point-mass axis' Gramian (§7.1, [derived]).
 
     W(T) = [[β²T³/3, βT²/2], [βT²/2, T]], so det W = β²T⁴/12.
     """
@@ -210,7 +211,7 @@ def zoh_discretise(A, B, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact discretisation of x' = Ax + Bu with u held constant over steps of length dt (zero-order hold).
 
     Returns (A_d, B_d) = (e^{A dt}, ∫_0^dt e^{As} ds B), from one matrix exponential of [[A, B], [0, 0]]·dt.
-    The MaxDiff point mass integrates its (linear) dynamics with RK4 at dt = 0.1 (spec §3); for a linear
+    The MaxDiff point mass integrates its (linear) dynamics with RK4 at dt = 0.1 (§3); for a linear
     system with piecewise-constant actions this map is what RK4 approximates to O(dt⁵) per step.
     """
     A, B = _check_system(A, B)
