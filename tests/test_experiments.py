@@ -183,3 +183,13 @@ def test_import_registers_the_gymnasium_ids_and_bad_device_is_clear():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "MDRL_DEVICE": "tpu"})
     assert "ValueError: unknown MDRL_DEVICE 'tpu'; valid devices are 'cpu', 'cuda' and 'cuda:N'" in out.stderr
+
+
+def test_every_environment_variable_is_documented_in_the_readme():
+    import re
+
+    used = set()
+    for path in [*(ROOT / "mdrl_lib").rglob("*.py"), ROOT / "Makefile"]:
+        used |= set(re.findall(r"MDRL_[A-Z_]+", path.read_text()))
+    readme = (ROOT / "README.md").read_text()
+    assert used and not sorted(v for v in used if v not in readme)
