@@ -798,10 +798,8 @@ DIME_HEADLINE: dict[str, dict[str, float]] = {
         "myo_hand_reach_rndm": (984e3, 0.94, 0.80, 0.80, 0.30, 0.90),
     }.items()
 }
-# Stored in data/published/dime.nc, which must stay byte-identical to a rebuild, so the text keeps its old
-# citation until the committed files are rebuilt: "spec dime.md §4" is docs/methods/dime.md §4.
 DIME_DEFINITION = ("each value: mean return of 5 stochastic-policy evaluation episodes (MyoSuite myo_*: success "
-                   "rate); 10 seeds; evaluated at env step 1 and every 24 000 steps (spec dime.md §4)")
+                   "rate); 10 seeds; evaluated at env step 1 and every 24 000 steps (docs/methods/dime.md §4)")
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -974,9 +972,8 @@ def _as_plotted_group(folders: Sequence[str]) -> xr.Dataset:
                                                             "long_name": "step of each point (NaN past n_points)"}),
                     "n_points": ("run", np.array([authors_points(f) for f in folders], np.int64)),
                     "seed_id": (("run", "seed"), ids)}, coords=_run_coords(folders))
-    # stored in data/published/maxdiff.nc (byte-identical rebuild): "the spec's §5" is docs/methods/maxdiff.md §5
-    a.attrs.update(description="the best-so-far curves exactly as the paper's notebooks draw them; the spec's §5 "
-                               "tables are their last points", counting_rule=COUNTING_RULE, **_inputs_attrs(used))
+    a.attrs.update(description="the best-so-far curves exactly as the paper's notebooks draw them; the tables of "
+                               "docs/methods/maxdiff.md §5 are their last points", counting_rule=COUNTING_RULE, **_inputs_attrs(used))
     return a
 
 
@@ -1000,10 +997,9 @@ def _final_eval_group(folders: Sequence[str]) -> xr.Dataset:
                     "seed_id": (("run", "seed"), ids)},
                    coords={**_run_coords(folders), "evaluated_on": list(FINAL_EVALS),
                            "file": ("evaluated_on", list(FINAL_EVALS.values())), "episode": np.arange(100)})
-    # stored in data/published/maxdiff.nc (byte-identical rebuild): "spec §5.x" is docs/methods/maxdiff.md §5.x
     e.attrs.update(description="final-policy evaluations: heavy/light = the Swimmer model evaluated on the stock / "
-                               "light-tail body (transfer, spec §5.6); one_corner(_alpha20) = point mass from the "
-                               "(-1,-1) corner (spec §5.3); NaN = not released", **_inputs_attrs(used))
+                               "light-tail body (transfer, docs/methods/maxdiff.md §5.6); one_corner(_alpha20) = point "
+                               "mass from the (-1,-1) corner (§5.3); NaN = not released", **_inputs_attrs(used))
     return e
 
 
