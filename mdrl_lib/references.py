@@ -973,7 +973,8 @@ def _as_plotted_group(folders: Sequence[str]) -> xr.Dataset:
                     "n_points": ("run", np.array([authors_points(f) for f in folders], np.int64)),
                     "seed_id": (("run", "seed"), ids)}, coords=_run_coords(folders))
     a.attrs.update(description="the best-so-far curves exactly as the paper's notebooks draw them; the tables of "
-                               "docs/methods/maxdiff.md §5 are their last points", counting_rule=COUNTING_RULE, **_inputs_attrs(used))
+                               "docs/methods/maxdiff.md §5 are their last points", counting_rule=COUNTING_RULE,
+                   **_inputs_attrs(used))
     return a
 
 
