@@ -11,7 +11,9 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
+import xarray as xr
 
 from mdrl_lib.paths import check_scale, figures_dir
 
@@ -87,6 +89,41 @@ def save_figure(fig: plt.Figure, figure_id: str, scale: str = "quick", folder: s
             raise
         paths[ext] = final
     return paths
+
+
+def published_band(ax: plt.Axes, curve: xr.DataArray, *, label: str = "published", color: str | None = None,
+                   center: str = "median") -> None:
+    """Draw the authors' released curve ``curve(seed, step)`` in grey: its ``center`` (median or mean over seeds)
+    as a line and the min–max over seeds as a band, labelled ``"<label>, N seeds (line: median, band: min–max)"``.
+
+    ``step`` is in environment steps, so our runs drawn on the same axes sit at their true x; the band runs to
+    the curve's full length (draw :func:`budget_marker` where ours ends).
+    """
+    if center not in ("median", "mean"):
+        raise ValueError(f"center must be 'median' or 'mean', got {center!r}")
+    c = curve.dropna("step", how="all")
+    n = int(c.notnull().any("step").sum())
+    color = color or ALGO_COLORS["published"]
+    mid = c.median("seed") if center == "median" else c.mean("seed")
+    x = c.step.values
+    ax.fill_between(x, c.min("seed"), c.max("seed"), color=color, alpha=0.25, lw=0)
+    ax.plot(x, mid, color=color, lw=1.5, ls="--", label=f"{label}, {n} seeds ({center}; band min–max)")
+
+
+def budget_marker(ax: plt.Axes, steps: float, *, label: str | None = "our budget") -> None:
+    """A dotted vertical line at ``steps`` environment steps: where our runs end on a published curve's axis."""
+    ax.axvline(float(steps), color="k", ls=":", lw=1, label=label)
+
+
+def published_quantile(ours: np.ndarray | float, published: np.ndarray) -> np.ndarray:
+    """Where each of ``ours`` falls among the published seeds at the same step: the fraction of published values
+    below it (0 = below every published seed, 1 = above all; ties count half)."""
+    pub = np.asarray(published, dtype=float)
+    pub = pub[np.isfinite(pub)]
+    if pub.size == 0:
+        raise ValueError("no finite published values to compare with")
+    o = np.atleast_1d(np.asarray(ours, dtype=float))
+    return ((pub[None, :] < o[:, None]).sum(1) + 0.5 * (pub[None, :] == o[:, None]).sum(1)) / pub.size
 
 
 set_theme()

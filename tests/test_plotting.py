@@ -42,3 +42,22 @@ def test_scale_decides_folder(isolated):
     with pytest.raises(ValueError, match="figure_id 'a/b'"):
         save_figure(draw(), "a/b")
     plt.close("all")
+
+
+def test_published_band_labels_seed_count_and_quantile():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import xarray as xr
+
+    from mdrl_lib.plotting import budget_marker, published_band, published_quantile
+
+    curve = xr.DataArray(np.arange(12.0).reshape(3, 4), dims=("seed", "step"),
+                         coords={"seed": [13, 113, 213], "step": [0, 10, 20, 30]})
+    fig, ax = plt.subplots()
+    published_band(ax, curve)
+    budget_marker(ax, 15)
+    labels = [line.get_label() for line in ax.lines]
+    assert labels[0] == "published, 3 seeds (median; band min–max)" and labels[1] == "our budget"
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), curve.median("seed").values)
+    plt.close(fig)
+    np.testing.assert_allclose(published_quantile([0.0, 4.0, 100.0], curve.sel(step=10).values), [0.0, 0.5, 1.0])
