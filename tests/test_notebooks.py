@@ -101,3 +101,9 @@ def test_missing_data_names_the_results_files_a_run_would_train(isolated):
     target.write_bytes(b"")
     assert notebooks.missing_data("quick", nbs) == {}
     assert notebooks.missing_data("paper", nbs) == {"90_reference_scores": ["data/random_baseline/paper.nc"]}
+
+
+def test_missing_data_ignores_the_published_results():
+    """Notebooks drawn from data/published/ (the authors' released runs) never train anything."""
+    nbs = [nb for nb in notebooks.list_notebooks() if nb.stem.startswith(("12_", "13_", "14_"))]
+    assert nbs and notebooks.missing_data("paper", nbs) == {}
