@@ -42,6 +42,33 @@ from mdrl_lib.nets import MLP, make_adam
 from mdrl_lib.utils import get_device
 
 
+def actor_loss(log_q: torch.Tensor, log_p: torch.Tensor, log_q_old: torch.Tensor, adv: torch.Tensor,
+               ell_old: torch.Tensor, c: float, clip: float, norm_adv: bool
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DiffPPO's actor loss on a minibatch of augmented transitions (§3.1 items 4 and 5).
+
+    ``log_q`` = ``log q_θ(x_{k+1}|x_k,s)`` and ``log_p`` = ``log p(x_k|x_{k+1})`` under the current policy
+    (differentiable), ``log_q_old``, ``adv`` (GAE on the rollout's soft rewards) and ``ell_old`` = ``ℓ_old`` from
+    the rollout; all ``(B,)``. ``c`` is the soft-reward coefficient, ``clip`` PPO's ε.
+
+    * advantage ``Â = A − r̃_old + r − c ℓ_θ = A + c (ℓ_old − ℓ_θ)`` with ``ℓ_θ`` taken without gradient
+      (item 4), then normalised to mean 0, std 1 when ``norm_adv``;
+    * the clipped surrogate on the per-step ratio ``ρ = q_θ / q_old`` (:func:`mdrl_lib.agents.ppo.clipped_surrogate`);
+    * the reference term ``−c E[stopgrad(ρ) log p(x_k|x_{k+1})] / std(Â)`` (item 5): the gradient of the
+      penalty ``−c ℓ`` through ``log p``, i.e. through the learned Δt and friction.
+
+    Returns ``(surrogate loss, reference term, ρ, ℓ_θ)``; the loss to minimise is their sum plus the value loss.
+    """
+    ell_now = (log_q - log_p).detach()
+    a = adv + c * (ell_old - ell_now)  # Â = A − r̃_old + r − c ℓ_θ
+    std = a.std() + 1e-8 if norm_adv else torch.ones(())
+    if norm_adv:
+        a = (a - a.mean()) / std
+    pl, ratio = clipped_surrogate(log_q, log_q_old, a, clip)
+    ref_term = -(c * ratio.detach() * log_p).mean() / std  # gradient of −cℓ through log p (Δt, γ)
+    return pl, ref_term, ratio, ell_now
+
+
 @dataclass(frozen=True)
 class DiffPPOConfig:
     """PPO's settings (with the soft-reward coefficient c) + a diffusion policy."""
@@ -155,15 +182,10 @@ class DiffPPOAgent:
                 idx = perm[i * mb:(i + 1) * mb]
                 obs, x, k, x_next = d["obs"][idx], d["x"][idx], d["k"][idx], d["x_next"][idx]
                 log_q, log_p = self.policy.step_log_probs(obs, x, k, x_next)
-                ell_now = (log_q - log_p).detach()
-                a = d["adv"][idx] + c * (d["ell_old"][idx] - ell_now)  # Â = A − r̃_old + r − c ℓ_θ
-                std = a.std() + 1e-8 if ppo.norm_adv else torch.ones(())
-                if ppo.norm_adv:
-                    a = (a - a.mean()) / std
-                pl, ratio = clipped_surrogate(log_q, d["log_q_old"][idx], a, ppo.clip)
+                pl, ref_term, ratio, ell_now = actor_loss(log_q, log_p, d["log_q_old"][idx], d["adv"][idx],
+                                                          d["ell_old"][idx], c, ppo.clip, ppo.norm_adv)
                 if self.first_minibatch_ratio is None:
                     self.first_minibatch_ratio = ratio.detach().clone()
-                ref_term = -(c * ratio.detach() * log_p).mean() / std  # gradient of −cℓ through log p (Δt, γ)
                 vl = value_loss(self.values(obs, x, k), d["value"][idx], d["returns"][idx],
                                 ppo.clip if ppo.clip_vloss else None)
                 self.opt.zero_grad(set_to_none=True)
