@@ -55,7 +55,10 @@ def actor_loss(log_q: torch.Tensor, log_p: torch.Tensor, log_q_old: torch.Tensor
       (item 4), then normalised to mean 0, std 1 when ``norm_adv``;
     * the clipped surrogate on the per-step ratio ``ρ = q_θ / q_old`` (:func:`mdrl_lib.agents.ppo.clipped_surrogate`);
     * the reference term ``−c E[stopgrad(ρ) log p(x_k|x_{k+1})] / std(Â)`` (item 5): the gradient of the
-      penalty ``−c ℓ`` through ``log p``, i.e. through the learned Δt and friction.
+      penalty ``−c ℓ`` through ``log p``, i.e. through the learned Δt and friction. **Deviation, not yet
+      resolved:** the authors mask this term to the samples where the PPO gradient is active (unclipped); here it
+      is averaged over every sample (found by the loss-pinning work of issue 14; kept so the committed data stay
+      valid until that issue re-runs notebook 20).
 
     Returns ``(surrogate loss, reference term, ρ, ℓ_θ)``; the loss to minimise is their sum plus the value loss.
     """
