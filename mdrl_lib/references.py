@@ -1125,6 +1125,28 @@ def _by_seed(da: xr.DataArray, seed_id: xr.DataArray) -> xr.DataArray:
     return da.isel(seed=keep).assign_coords(seed=seed_id.values[keep])
 
 
+def published_folder(method: str, env: str, *, beta: float | None = None, alpha: float | None = None,
+                     body: str | None = None, singleshot: bool = False) -> str:
+    """The released MaxDiff run folder for ``method`` (``MaxDiff``, ``NN-MPPI``, ``SAC``) on ``env``
+    (``point_mass``, ``swimmer``, ``halfcheetah``, ``ant``), chosen by β (point mass), ``body`` (``heavy`` /
+    ``light``, Swimmer) and, for MaxDiff, α; e.g. ``published_folder("MaxDiff", "swimmer", body="heavy",
+    alpha=100)`` → ``"maxdiff/SwimmerEnv_v3_H40_alpha100"``. One clear error when none or several match."""
+    ds = load_published("maxdiff_curves")
+    keep = (ds.method == method) & (ds.env == env) & (ds.singleshot == int(singleshot))
+    if beta is not None:
+        keep &= np.isclose(ds.beta, beta)
+    if body is not None:
+        keep &= ds.body == body
+    if alpha is not None and method == "MaxDiff":
+        keep &= np.isclose(ds.alpha, alpha)
+    runs = ds.run.values[keep.values]
+    if len(runs) != 1:
+        valid = sorted(set(zip(ds.method.values.tolist(), ds.env.values.tolist(), strict=True)))
+        raise ValueError(f"expected one released run for {method} on {env} (beta={beta}, alpha={alpha}, "
+                         f"body={body}, singleshot={singleshot}); found {list(runs)}; released (method, env): {valid}")
+    return str(runs[0])
+
+
 def published_curve(name: str, metric: str = "best_so_far") -> xr.DataArray:
     """A published curve from the committed files, ``DataArray(seed, step)``, up to the run's budget.
 

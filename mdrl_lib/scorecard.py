@@ -97,22 +97,8 @@ def _range_row(paper: str, figure: str, what: str, ours: np.ndarray, published: 
 
 # ----- MaxDiff RL ---------------------------------------------------------------------------------------------
 
-def _maxdiff_folder(method: str, env: str, *, beta: float | None = None, alpha: float | None = None,
-                    body: str | None = None) -> str:
-    """The released run folder for ``method`` on ``env`` (point mass: by β; Swimmer: by body and, for MaxDiff, α)."""
-    ds = references.load_published("maxdiff_curves")
-    keep = (ds.method == method) & (ds.env == env) & (ds.singleshot == 0)
-    if beta is not None:
-        keep &= np.isclose(ds.beta, beta)
-    if body is not None:
-        keep &= ds.body == body
-    if alpha is not None and method == "MaxDiff":
-        keep &= np.isclose(ds.alpha, alpha)
-    runs = ds.run.values[keep.values]
-    if len(runs) != 1:
-        raise ValueError(f"expected one released run for {method} on {env} (beta={beta}, alpha={alpha}, "
-                         f"body={body}); found {list(runs)}")
-    return str(runs[0])
+def _maxdiff_folder(method: str, env: str, **kw) -> str:
+    return references.published_folder(method, env, **kw)
 
 
 def point_mass_published_error(beta: float, algo: str) -> np.ndarray:

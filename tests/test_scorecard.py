@@ -58,3 +58,14 @@ def test_committed_reproduction_md_is_current():
     committed = (root() / "REPRODUCTION.md").read_text(encoding="utf-8")
     assert committed == scorecard.markdown(rows, missing, scale="quick"), (
         "REPRODUCTION.md is stale: regenerate it with `make figures NOTEBOOKS=99`")
+
+
+def test_published_folder_finds_one_released_run_or_says_why():
+    from mdrl_lib import references
+
+    assert references.published_folder("MaxDiff", "swimmer", body="heavy", alpha=100) == \
+        "maxdiff/SwimmerEnv_v3_H40_alpha100"
+    assert references.published_folder("SAC", "point_mass", beta=0.001) == \
+        "sac_orig/PointMass2D_DoubleIntEnv_beta1e_03_rew25"
+    with pytest.raises(ValueError, match="expected one released run for MaxDiff on swimmer .*found \\[\\]"):
+        references.published_folder("MaxDiff", "swimmer", body="heavy", alpha=7)
