@@ -10,7 +10,8 @@ Rules (the ``rule`` column names the one a row uses):
 * ``range`` — ours at the **same environment step** is inside the published [min, max] over the authors' seeds
   (our seed mean; the row also gives how many of our seeds are inside);
 * ``best`` — the method the published data rank first is first in ours: its mean beats every other method's, and
-  it beats each of them in at least 2 of every 3 of our seeds (seed by seed) — so one lucky seed cannot carry it;
+  it beats each of them in at least 2 of every 3 of our seeds (seed by seed, over the seeds where both have a
+  value) — so one lucky seed cannot carry it;
 * ``claim`` — the paper states a direction but released no numbers: the direction holds for the means of ours and
   in at least 2 of every 3 seeds.
 
@@ -70,7 +71,15 @@ def _spread(values: np.ndarray) -> str:
 def _majority(wins: np.ndarray) -> bool:
     """``True`` when at least 2 of every 3 comparisons hold (rounded up: 2/3, 3/4, 4/5, 7/10 ...)."""
     wins = np.asarray(wins, dtype=bool)
-    return bool(wins.sum() >= np.ceil(2 * wins.size / 3))
+    return bool(wins.size and wins.sum() >= np.ceil(2 * wins.size / 3))
+
+
+def _seed_wins(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> np.ndarray:
+    """Seed by seed, where ``a`` beats ``b``; only the seeds where both have a value count (a seed with no value —
+    e.g. a point-mass policy whose evaluation episodes all left the box — is no comparison either way)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    return (a[both] < b[both]) if lower_is_better else (a[both] > b[both])
 
 
 def _read_at(published: xr.DataArray, step: int) -> tuple[np.ndarray, int]:
@@ -128,7 +137,7 @@ def _order_row(paper: str, figure: str, what: str, published_means: dict[str, fl
     best, others = order[0], order[1:]
     ours_means = {a: _mean(v) for a, v in ours.items()}
     mean_ok = all(sign * (ours_means[best] - ours_means[o]) < 0 for o in others)
-    seeds_ok = all(_majority(sign * (np.asarray(ours[best]) - np.asarray(ours[o])) < 0) for o in others)
+    seeds_ok = all(_majority(_seed_wins(ours[best], ours[o], lower_is_better)) for o in others)
     verdict = "reproduced" if mean_ok and seeds_ok else "not reproduced"
     better = "<" if lower_is_better else ">"
     return Row(PAPERS[paper], figure, f"{what}: {best} best (published {f' {better} '.join(order)})",
@@ -192,7 +201,7 @@ def swimmer_alpha_rows(ds: xr.Dataset) -> list[Row]:
 def _claim_row(paper: str, figure: str, what: str, better: np.ndarray, worse: np.ndarray, ours_note: str,
                *, lower_is_better: bool = False, published: str = "claimed; no released numbers") -> Row:
     b, w = np.asarray(better, dtype=float), np.asarray(worse, dtype=float)
-    wins = (b < w) if lower_is_better else (b > w)
+    wins = _seed_wins(b, w, lower_is_better)
     mean_ok = (_mean(b) < _mean(w)) if lower_is_better else (_mean(b) > _mean(w))
     verdict = "reproduced" if mean_ok and _majority(wins) else "not reproduced"
     return Row(PAPERS[paper], figure, what, published,

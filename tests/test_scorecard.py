@@ -31,6 +31,9 @@ def test_best_rule_needs_the_mean_and_two_of_three_seeds():
     lucky_mean = {**ok, "A": np.array([0.0, 2.5, 2.5])}  # best mean, but beats C in 1 of 3 seeds
     assert scorecard._order_row("maxdiff", "f", "e", pub, lucky_mean, lower_is_better=True, published_note="p",
                                 ours_note="o").verdict == "not reproduced"
+    missing = {**ok, "C": np.array([np.nan, np.nan, 3.0])}  # C has no value on two seeds: only seed 3 compares
+    assert scorecard._order_row("maxdiff", "f", "e", pub, missing, lower_is_better=True, published_note="p",
+                                ours_note="o").verdict == "reproduced"
     higher = scorecard._order_row("maxdiff", "f", "e", pub, ok, lower_is_better=False, published_note="p",
                                   ours_note="o")  # 'higher is better' ranks C first; in ours B is highest
     assert higher.claim == "e: C best (published C > B > A)" and higher.verdict == "not reproduced"
