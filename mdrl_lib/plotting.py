@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import seaborn as sns
 import xarray as xr
@@ -113,6 +114,25 @@ def published_band(ax: plt.Axes, curve: xr.DataArray, *, label: str = "published
 def budget_marker(ax: plt.Axes, steps: float, *, label: str | None = "our budget") -> None:
     """A dotted vertical line at ``steps`` environment steps: where our runs end on a published curve's axis."""
     ax.axvline(float(steps), color="k", ls=":", lw=1, label=label)
+
+
+def step_axis(ax: plt.Axes, log: bool = False) -> None:
+    """x tick labels in thousands (k) or millions (M) of environment steps; ``log``: a log axis ticked at
+    1, 3 × 10ⁿ."""
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(mticker.LogLocator(subs=(1, 3)))
+        ax.xaxis.set_minor_locator(mticker.NullLocator())
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(
+        lambda v, _: f"{v / 1e6:g} M" if abs(v) >= 1e6 else f"{v / 1000:g} k" if v else "0"))
+
+
+def symlog_returns(ax: plt.Axes) -> None:
+    """A symlog y axis for returns ≤ 0, ticked at −1, −2, −5 × 10ⁿ and labelled in plain numbers."""
+    ax.set_yscale("symlog", linthresh=10)
+    ax.yaxis.set_major_locator(mticker.SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5)))
+    ax.yaxis.set_minor_locator(mticker.NullLocator())
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}".replace("-", "−")))
 
 
 def published_quantile(ours: np.ndarray | float, published: np.ndarray) -> np.ndarray:

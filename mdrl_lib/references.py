@@ -1196,6 +1196,37 @@ def published_final_eval(folder: str, on: str) -> xr.DataArray:
         folder=folder, evaluated_on=on)
 
 
+def published_point_mass_error(algo: str, beta: float, on: str | None = None) -> xr.DataArray:
+    """The authors' point-mass final-policy error Σ_t (x_t² + y_t²) = −return, ``DataArray(seed, episode)``, with
+    the episodes their notebooks drop set to NaN (docs/methods/maxdiff.md §5.2): first those that left the box
+    (shorter than 1000 steps), then outliers beyond median ± (P90 − P10) of the pooled episodes. The mean of the
+    kept episodes is the paper's bar, their std its error bar. ``on=None``: the evaluation the paper's bars use —
+    the α = 20 re-evaluation where one was released (MaxDiff at β = 0.001), else ``"one_corner"``."""
+    folder = published_folder(algo, "point_mass", beta=beta)
+    if on is None:
+        ds = load_published("maxdiff_final_eval")
+        alpha20 = bool(ds["return"].sel(run=folder, evaluated_on="one_corner_alpha20").notnull().any())
+        on = "one_corner_alpha20" if alpha20 else "one_corner"
+    ev = published_final_eval(folder, on)
+    err = (-ev).where(ev.length >= 1000)
+    p10, p50, p90 = np.nanpercentile(err, [10, 50, 90])
+    return err.where(abs(err - p50) <= p90 - p10).assign_attrs(folder=folder, evaluated_on=on)
+
+
+def matches_printed(value: float, printed: str) -> bool:
+    """``value`` equals the number printed as ``printed`` (e.g. ``"400.3"``) to within one unit of its last digit:
+    how a value recomputed from the released data is checked against a paper's (or a note's) printed table."""
+    digits = len(printed.split(".")[1]) if "." in printed else 0
+    return abs(float(value) - float(printed)) <= 10.0 ** -digits + 1e-9
+
+
+def check_mean_std(values, printed: str) -> None:
+    """Assert that mean ± std (ddof 0) of ``values`` is ``printed`` (``"m ± s"``) to one unit of the last digits."""
+    m, s = printed.split(" ± ")
+    v = np.asarray(values, dtype=float)
+    assert matches_printed(v.mean(), m) and matches_printed(v.std(), s), (printed, v.mean(), v.std())
+
+
 def published_final_x(folder: str) -> xr.DataArray:
     """Single-shot final x positions from the committed ``maxdiff.nc``: ``DataArray(seed)``."""
     ds = load_published("maxdiff_singleshot")

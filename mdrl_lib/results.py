@@ -240,7 +240,7 @@ def code_provenance(scale: str) -> dict[str, Any]:
     Returns ``{"git_commit": sha}`` for a committed tree. With uncommitted changes under ``mdrl_lib/`` or
     ``notebooks/``: smoke results (never committed) get ``sha+dirty``; quick and paper raise
     :class:`DirtyTreeError` naming the files, unless ``MDRL_ALLOW_DIRTY=1`` — then the record carries
-    ``dirty_files`` and ``diff_sha256`` (sha256 of ``git diff HEAD`` plus the untracked files' contents).
+    ``dirty_files`` and ``diff_sha256`` (sha256 of every dirty file's name and contents, on top of the commit).
     Outside a git checkout the commit is ``"unknown"`` (and quick/paper are refused the same way).
     """
     check_scale(scale)
@@ -258,11 +258,12 @@ def code_provenance(scale: str) -> dict[str, Any]:
         raise DirtyTreeError(f"refusing to write {scale} results from a tree with uncommitted changes to "
                              f"{shown}: commit them first (results must name the code that made them), or set "
                              "MDRL_ALLOW_DIRTY=1 to record the dirty files and a hash of the diff")
-    digest = hashlib.sha256(_git("diff", "HEAD", "--", *CODE_PATHS).encode())
+    # the commit plus the contents of every dirty file fix the tree exactly (no `git diff`: with the nbstripout
+    # filter installed it re-runs the filter on every changed notebook, seconds each)
+    digest = hashlib.sha256()
     for name in files:
         f = root() / name
-        if f.is_file():
-            digest.update(name.encode() + b"\0" + f.read_bytes())
+        digest.update(name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"<deleted>") + b"\0")
     return {"git_commit": sha + "+dirty", "dirty_files": files, "diff_sha256": digest.hexdigest()}
 
 
@@ -415,7 +416,7 @@ def load_or_run(experiment: str, scale: str, config: Mapping[str, Any], jobs: li
 
     def on_result(k: int, result: tuple[xr.Dataset, dict]) -> None:
         job = jobs[todo[k]]
-        record = _new_record(job, result[1], provenance)
+        record = run_record(job, result[1], provenance)
         result[1].clear()
         result[1].update(record)
         if cache_runs:
@@ -466,7 +467,9 @@ def _read_cached(path: Path, experiment: str, scale: str, verbose: bool) -> xr.D
     return cached
 
 
-def _new_record(job: Job, measured: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
+def run_record(job: Job, measured: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """The provenance record of one finished run: setting, seed, config hash, code provenance, ``measured``
+    wall time and device, creation time."""
     return {"label": job.label, "setting": dict(job.setting), "seed": int(job.seed), "config": job.sha,
             **provenance, "wall_time_s": measured.get("wall_time_s"), "device": measured.get("device"),
             "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}

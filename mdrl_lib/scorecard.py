@@ -106,22 +106,11 @@ def _range_row(paper: str, figure: str, what: str, ours: np.ndarray, published: 
 
 # ----- MaxDiff RL ---------------------------------------------------------------------------------------------
 
-def _maxdiff_folder(method: str, env: str, **kw) -> str:
-    return references.published_folder(method, env, **kw)
-
-
 def point_mass_published_error(beta: float, algo: str) -> np.ndarray:
-    """The authors' final-policy error episodes at β (docs/methods/maxdiff.md §5.2): 100 one-corner episodes per
-    seed, pooled; episodes that ended early dropped; outliers beyond median ± (P90 − P10) of the pooled episodes
-    dropped; error = −return. MaxDiff at β = 0.001 uses the α = 20 evaluation, as published. Returns the kept
-    episodes' errors (their mean is the published bar, their std its error bar)."""
-    folder = _maxdiff_folder(algo, "point_mass", beta=beta)
-    on = "one_corner_alpha20" if (algo == "MaxDiff" and beta <= 0.001 + 1e-12) else "one_corner"
-    ev = references.published_final_eval(folder, on)
-    ret, length = ev.values.astype(float), ev["length"].values.astype(float)
-    pooled = ret[np.isfinite(ret) & (length >= 1000)]
-    med, spread = np.median(pooled), np.percentile(pooled, 90) - np.percentile(pooled, 10)
-    return -pooled[np.abs(pooled - med) <= spread]
+    """The kept episodes of :func:`mdrl_lib.references.published_point_mass_error`, pooled: their mean is the
+    paper's bar, their std its error bar."""
+    err = references.published_point_mass_error(algo, beta).values
+    return err[np.isfinite(err)]
 
 
 def _order_row(paper: str, figure: str, what: str, published_means: dict[str, float],
@@ -156,7 +145,7 @@ def point_mass_rows(ds: xr.Dataset) -> list[Row]:
     err = point_mass.final_error(ds).mean("eval_episode")  # (algo, beta, seed)
     for beta in ds.beta.values.tolist():
         for algo in ds.algo.values.tolist():
-            pub = references.published_curve(_maxdiff_folder(algo, "point_mass", beta=beta))
+            pub = references.published_curve(references.published_folder(algo, "point_mass", beta=beta))
             ours = ds.best_return.sel(algo=algo, beta=beta).isel(curve_step=-1).values
             rows.append(_range_row("maxdiff", "10 · point mass", f"β = {beta:g}, {algo}: best training return",
                                    ours, pub, steps))
@@ -176,7 +165,7 @@ def swimmer_alpha_rows(ds: xr.Dataset) -> list[Row]:
     runs = [(str(a), float(al)) for a in ds.algo.values for al in ds.alpha.values
             if ds.eval_return.sel(algo=a, alpha=al).notnull().any()]
     name = {r: (f"MaxDiff α={r[1]:g}" if r[0] == "MaxDiff" else r[0]) for r in runs}
-    folder = {r: _maxdiff_folder(r[0], "swimmer", body="heavy", alpha=r[1]) for r in runs}
+    folder = {r: references.published_folder(r[0], "swimmer", body="heavy", alpha=r[1]) for r in runs}
     rows = []
     best = {name[r]: ds.best_return.sel(algo=r[0], alpha=r[1]).isel(curve_step=-1).values for r in runs}
     for r in runs:

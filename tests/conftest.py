@@ -9,6 +9,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs at one torch thread, and whatever a test sets is undone after it."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
     """Send data, figures and build outputs to a temporary folder."""

@@ -28,13 +28,6 @@ def pm_agent(seed=3, cls=MaxDiffAgent, cfg=None):
     return cls(4, 2, cfg, seed=seed, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 CFG = TrainConfig(total_steps=120, eval_every=60, eval_episodes=1, checkpoint_every=30, seed=5)
 

@@ -11,15 +11,6 @@ from mdrl_lib.models import DynamicsValueModel, ModelConfig, ModelTrainer, model
 from mdrl_lib.models.dynamics import gaussian_nll
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small matmuls: a second OpenMP thread only adds barrier waits (badly so on a busy CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def linear_system(n, g):
     s = torch.randn(n, 3, generator=g)
     a = torch.randn(n, 2, generator=g)

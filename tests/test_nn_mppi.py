@@ -13,15 +13,6 @@ from mdrl_lib.planners import MPPIPlanner, PlannerConfig, control_log_prior, fil
 from mdrl_lib.planners.mppi import window_length
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small matmuls: a second OpenMP thread only adds barrier waits (badly so on a busy CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def model_and_planner(alpha=0.0, control_variance=False, seed=0, **kw):
     torch.manual_seed(seed)
     model = DynamicsValueModel(4, 2, (32, 32))

@@ -38,7 +38,7 @@ import xarray as xr
 
 from mdrl_lib.agents import agent_config, config_dict
 from mdrl_lib.paths import build_dir, check_scale
-from mdrl_lib.results import Job, device_description, load_or_run, run_store, store_run
+from mdrl_lib.results import Job, code_provenance, device_description, load_or_run, run_record, run_store, store_run
 from mdrl_lib.sweep import check_executor, combine, run_jobs
 from mdrl_lib.train import TrainConfig
 
@@ -196,11 +196,15 @@ class _Execute:
         import torch
 
         run, seed, checkpoint_dir, label = item
-        torch.set_num_threads(self.threads)
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)  # restored below: a serial run must not change its caller's threads
         ctx = RunContext(checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, progress=self.progress,
                          desc=f"{label} seed {seed}")
         t0 = time.perf_counter()
-        ds = importlib.import_module(self.module).run_one(run, seed, ctx)
+        try:
+            ds = importlib.import_module(self.module).run_one(run, seed, ctx)
+        finally:
+            torch.set_num_threads(before)
         if not isinstance(ds, xr.Dataset):
             raise TypeError(f"{self.module}.run_one returned {type(ds).__name__}, expected xarray.Dataset")
         # the run's training time across resumes, plus this process's time outside training
@@ -258,15 +262,13 @@ def run_single(spec: str | ModuleType, scale: str, index: int, *, overrides: Map
     jobs, runs = jobs_of(module, config)
     if not 0 <= index < len(jobs):
         raise ValueError(f"job index {index} out of range; {module.NAME} [{scale}] has jobs 0..{len(jobs) - 1}")
-    from mdrl_lib.results import _new_record, code_provenance
-
     job = jobs[index]
     provenance = code_provenance(scale)
     n_threads = choose_threads(scale, "serial", 1, threads=threads)
     ds, measured = _Execute(module.__name__, n_threads, progress=True)(
         (runs[job.label], job.seed, _checkpoint_dir(module.NAME, scale, job), job.label))
     if scale != "smoke":
-        store_run(module.NAME, scale, job, ds, _new_record(job, measured, provenance))
+        store_run(module.NAME, scale, job, ds, run_record(job, measured, provenance))
         print(f"{module.NAME} [{scale}] job {index} ({job.label} seed {job.seed}): {measured['wall_time_s']:.0f} s, "
               f"kept in {run_store(module.NAME, scale)}")
     return ds
