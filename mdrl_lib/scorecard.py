@@ -216,7 +216,7 @@ def diffusion_maxent_rows(ds: xr.Dataset) -> list[Row]:
                 if K == 0 or np.isnan(d).all():
                     continue
                 rows.append(_claim_row("diffmaxent", "20 · MuJoCo", f"{env}: {algo} (K = {K}) ≥ {base}", d, b,
-                                       f"{cfg['total_steps']:,} steps, {len(d)} seeds"))
+                                       f"{diffusion_maxent.env_steps(cfg, env):,} steps, {len(d)} seeds"))
     return rows
 
 

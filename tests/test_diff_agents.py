@@ -9,11 +9,11 @@ import torch
 
 from mdrl_lib.agents.diff_ppo import DiffPPOAgent, DiffPPOConfig
 from mdrl_lib.agents.diff_sac import DiffSACAgent, DiffSACConfig
-from mdrl_lib.agents.diff_wpo import DiffWPOAgent
+from mdrl_lib.agents.diff_wpo import DiffWPOAgent, DiffWPOConfig
 from mdrl_lib.agents.diffusion_policy import DiffusionPolicyConfig
 from mdrl_lib.agents.ppo import PPOAgent, PPOConfig
 from mdrl_lib.agents.sac import SACConfig
-from mdrl_lib.agents.wpo import wpo_loss
+from mdrl_lib.agents.wpo import TrustRegionConfig, gaussian_kl, wpo_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _agents_common import check_run_and_resume, make_pendulum  # noqa: E402
@@ -43,11 +43,12 @@ def test_diff_agents_run_and_resume_bit_identically(name, tmp_path):
             return DiffPPOAgent(env.observation_space, env.action_space, DiffPPOConfig(ppo=PPO_TINY, diffusion=diff(3)),
                                 seed=1, device="cpu")
     else:
-        cls = DiffSACAgent if name == "DiffSAC" else DiffWPOAgent
+        cls, cfg_cls = (DiffSACAgent, DiffSACConfig) if name == "DiffSAC" else (DiffWPOAgent, DiffWPOConfig)
+        extra = {} if name == "DiffSAC" else {"trust_region": TrustRegionConfig(period=7)}  # refreshed mid-run
 
         def build():
             return cls(env.observation_space, env.action_space,
-                       DiffSACConfig(sac=SAC_TINY, diffusion=diff(3), updates_per_step=1), seed=1, device="cpu")
+                       cfg_cls(sac=SAC_TINY, diffusion=diff(3), updates_per_step=1, **extra), seed=1, device="cpu")
     check_run_and_resume(build, tmp_path, steps=160, every=80)
 
 
@@ -124,7 +125,7 @@ def test_diffsac_k1_is_sac_on_the_gaussian_kernel():
 
 def test_diffwpo_k1_loss_is_wpo_with_the_kernel_score():
     env = make_pendulum()
-    agent = DiffWPOAgent(env.observation_space, env.action_space, DiffSACConfig(sac=SAC_TINY, diffusion=diff(1)),
+    agent = DiffWPOAgent(env.observation_space, env.action_space, DiffWPOConfig(sac=SAC_TINY, diffusion=diff(1)),
                          device="cpu")
     z = agent.augmented_batch(sac_batch(agent))
     pol = agent.policy
@@ -157,3 +158,36 @@ def test_experiments_name_bad_input():
         run_experiment("diffusion_toy", "fast")
     with pytest.raises(ValueError, match="DiffSAC builds on SAC variant 'v2'"):
         DiffSACConfig(sac=SACConfig.maxdiff("HalfCheetah-v5"))
+
+
+def test_diffwpo_trust_region_uses_K_times_the_kernel_kl():
+    """Once the policy has moved from its frozen copy, samples whose K·KL(kernel_old ‖ kernel) ≥ bound contribute
+    λ·K·KL, the others the WPO surrogate (docs/methods/diffmaxent.md §3.2 item 6)."""
+    env = make_pendulum()
+    K, bound = 3, 0.02
+    agent = DiffWPOAgent(env.observation_space, env.action_space,
+                         DiffWPOConfig(sac=SAC_TINY, diffusion=diff(K), trust_region=TrustRegionConfig(bound=bound)),
+                         device="cpu")
+    z = agent.augmented_batch(sac_batch(agent))
+    x1 = agent.policy.step(z["obs"], z["x"], z["k"], generator=torch.Generator().manual_seed(1))[0].detach()
+    agent.policy_loss(z, x1, None, torch.tensor(0.5))  # first call: the frozen copy is taken (KL = 0)
+    with torch.no_grad():
+        for p in agent.policy.control_net.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    mean_old, var_old = agent.trust.old.kernel(z["obs"], z["x"], z["k"])
+    mean, var = agent.policy.kernel(z["obs"], z["x"], z["k"])
+    kl = K * gaussian_kl(mean_old, var_old, mean, var).detach()
+    assert (kl >= bound).any() and (kl < bound).any(), kl
+    lam = agent.trust.lam.clone()
+    no_tr = DiffWPOAgent(env.observation_space, env.action_space,
+                         DiffWPOConfig(sac=SAC_TINY, diffusion=diff(K), trust_region=TrustRegionConfig(bound=None)),
+                         device="cpu")
+    no_tr.policy.load_state_dict(agent.policy.state_dict())
+    no_tr.critics.load_state_dict(agent.critics.state_dict())
+    # per-sample surrogate: the mean over a one-row batch is that row's value
+    surrogate = torch.stack([no_tr.policy_loss({k: v[i:i + 1] for k, v in z.items()}, x1[i:i + 1], None,
+                                               torch.tensor(0.5)) for i in range(len(x1))])
+    ours = agent.policy_loss(z, x1, None, torch.tensor(0.5))
+    expected = torch.where(kl < bound, surrogate, lam * kl).mean()
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
+    assert bool(agent.trust.lam > lam) == bool(kl.mean() > bound)  # λ rises while the mean KL exceeds the bound

@@ -29,7 +29,7 @@ from mdrl_lib.agents.diffusion_policy import DiffusionPolicyConfig
 from mdrl_lib.agents.dime import DIMEAgent, DIMEConfig
 from mdrl_lib.agents.ppo import PPOAgent, PPOConfig
 from mdrl_lib.agents.sac import SACAgent, SACConfig
-from mdrl_lib.agents.wpo import WPOAgent
+from mdrl_lib.agents.wpo import WPOAgent, WPOConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _agents_common import make_pendulum  # noqa: E402
@@ -207,7 +207,7 @@ def test_wpo_loss_by_hand():
 def test_wpo_agent_policy_loss_by_hand():
     """``WPOAgent.policy_loss`` with the analytic tanh-Gaussian score and the min of the twin critics' ∇Q."""
     env = make_pendulum()
-    agent = WPOAgent(env.observation_space, env.action_space, SACConfig(hidden=(8, 8)), seed=0, device="cpu")
+    agent = WPOAgent(env.observation_space, env.action_space, WPOConfig(hidden=(8, 8)), seed=0, device="cpu")
     obs = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
     pi = agent.actor.sample(obs, torch.Generator().manual_seed(1))
     alpha = torch.tensor(0.7)
@@ -218,6 +218,60 @@ def test_wpo_agent_policy_loss_by_hand():
     mean, var = pi.mean.detach(), (2 * pi.log_std.detach()).exp()
     score = -(u.detach() - mean) / var + 2 * torch.tanh(u.detach())  # ∂/∂u [log N(u; μ, σ²) − log(1 − tanh² u)]
     close(ours, -((grad_q - 0.7 * score) * score).sum(-1).mean())
+
+
+def test_gaussian_kl_is_the_forward_kl():
+    g = torch.Generator().manual_seed(3)
+    m0, m1 = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
+    v0, v1 = torch.rand(5, 2, generator=g) + 0.1, torch.rand(5, 2, generator=g) + 0.1
+    # KL(N(0, 1) ‖ N(1, 4)) = ½ (log 4 + (1 + 1)/4 − 1) per dimension
+    close(wpo.gaussian_kl(torch.zeros(1, 1), torch.ones(1, 1), torch.ones(1, 1), torch.full((1, 1), 4.0)),
+          torch.tensor([0.5 * (math.log(4.0) + 0.5 - 1.0)]))
+    expected = torch.distributions.kl_divergence(torch.distributions.Normal(m0, v0.sqrt()),
+                                                 torch.distributions.Normal(m1, v1.sqrt())).sum(-1)
+    close(wpo.gaussian_kl(m0, v0, m1, v1), expected)
+
+
+def test_trust_region_clipped_loss_and_multiplier_by_hand():
+    surrogate = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    kl = torch.tensor([0.01, 0.05, 0.02], requires_grad=True)
+    lam = torch.tensor(0.3)
+    loss = wpo.clipped_trust_region_loss(surrogate, kl, 0.02, lam)
+    close(loss, (1.0 + 0.3 * 0.05 + 0.3 * 0.02) / 3)  # a KL at the bound is clipped
+    loss.backward()
+    close(surrogate.grad, torch.tensor([1.0, 0.0, 0.0]) / 3)
+    close(kl.grad, torch.tensor([0.0, 0.3, 0.3]) / 3)
+    log_lam = torch.tensor(math.log(0.3), requires_grad=True)
+    ll = wpo.lagrange_loss(log_lam, kl, 0.02)  # mean KL 0.08/3 > 0.02
+    close(ll, -0.3 * (0.08 / 3 - 0.02))
+    ll.backward()
+    assert log_lam.grad < 0  # descent raises λ while the KL exceeds the bound
+
+
+def test_wpo_agent_trust_region_by_hand():
+    """After the actor moves away from its frozen copy, rows over the bound give λ·KL(N_old ‖ N) in u."""
+    env = make_pendulum()
+    bound = 0.05
+    agent = WPOAgent(env.observation_space, env.action_space,
+                     WPOConfig(hidden=(8, 8), trust_region=wpo.TrustRegionConfig(bound=bound)), seed=0, device="cpu")
+    obs = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    pi = agent.actor.sample(obs, torch.Generator().manual_seed(1))
+    agent.policy_loss(obs, pi, torch.tensor(0.7))  # first call: frozen copy taken
+    with torch.no_grad():
+        for p in agent.actor.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    pi = agent.actor.sample(obs, torch.Generator().manual_seed(1))
+    m0, ls0 = (t.detach() for t in agent.trust.old(obs))
+    m1, ls1 = pi.mean.detach(), pi.log_std.detach()
+    kl = (ls1 - ls0 + ((2 * ls0).exp() + (m0 - m1) ** 2) / (2 * (2 * ls1).exp()) - 0.5).sum(-1)
+    assert (kl >= bound).any() and (kl < bound).any(), kl
+    u = pi.u.detach().requires_grad_(True)
+    q = agent.critics(torch.cat([obs, torch.tanh(u)], -1))[..., 0]
+    grad_q = torch.autograd.grad(torch.minimum(q[0], q[1]).sum(), u)[0]
+    score = -(u.detach() - m1) / (2 * ls1).exp() + 2 * torch.tanh(u.detach())
+    surrogate = -((grad_q - 0.7 * score) * score).sum(-1)
+    lam = agent.trust.lam.clone()
+    close(agent.policy_loss(obs, pi, torch.tensor(0.7)), torch.where(kl < bound, surrogate, lam * kl).mean())
 
 
 # ----- DiffSAC (docs/methods/diffmaxent.md §3.3) -------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_temperature_moves_towards_the_target_entropy():
         m = agent.update()
         obs = env.reset()[0] if term or trunc else nxt
     # a fresh tanh-Gaussian with σ≈1 has entropy far above -|A| = -1
-    assert m["entropy"] > -1 and float(agent.alpha) < 0.2
+    assert m["entropy"] > -1 and float(agent.alpha) < 0.5 * SACConfig().alpha  # from α₀ it shrinks
 
 
 def test_maxdiff_settings_and_bad_input():

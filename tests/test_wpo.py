@@ -3,8 +3,8 @@ from pathlib import Path
 
 import torch
 
-from mdrl_lib.agents.sac import SACConfig, TanhGaussianActor
-from mdrl_lib.agents.wpo import WPOAgent, wpo_loss
+from mdrl_lib.agents.sac import TanhGaussianActor
+from mdrl_lib.agents.wpo import TrustRegionConfig, WPOAgent, WPOConfig, wpo_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _agents_common import check_run_and_resume, make_pendulum  # noqa: E402
@@ -12,7 +12,7 @@ from _agents_common import check_run_and_resume, make_pendulum  # noqa: E402
 
 def test_wpo_runs_and_resumes_bit_identically(tmp_path):
     env = make_pendulum()
-    cfg = SACConfig(hidden=(32, 32), batch_size=32, random_steps=50)
+    cfg = WPOConfig(hidden=(32, 32), batch_size=32, random_steps=50, trust_region=TrustRegionConfig(period=7))
     check_run_and_resume(lambda: WPOAgent(env.observation_space, env.action_space, cfg, seed=1, device="cpu"),
                          tmp_path)
 

@@ -52,18 +52,26 @@ def _model_based_env(env: gym.Env) -> tuple[str, float | None]:
 
 def _preset(name: str, env: gym.Env, preset: str):
     env_id = env.spec.id if env.spec is not None else ""
-    if name in ("SAC", "WPO"):
+    if name == "SAC":
         from mdrl_lib.agents.sac import SACConfig
 
         return SACConfig.maxdiff(env_id) if preset == "maxdiff" else SACConfig()
+    if name == "WPO":
+        from mdrl_lib.agents.wpo import WPOConfig
+
+        return WPOConfig()
     if name == "PPO":
         from mdrl_lib.agents.ppo import PPOConfig
 
         return PPOConfig()
-    if name in ("DiffSAC", "DiffWPO"):
+    if name == "DiffSAC":
         from mdrl_lib.agents.diff_sac import DiffSACConfig
 
         return DiffSACConfig()
+    if name == "DiffWPO":
+        from mdrl_lib.agents.diff_wpo import DiffWPOConfig
+
+        return DiffWPOConfig()
     if name == "DiffPPO":
         from mdrl_lib.agents.diff_ppo import DiffPPOConfig
 

@@ -74,7 +74,7 @@ class DiffSACAgent:
         self.policy = DiffusionPolicy(o, d, cfg.diffusion).to(dev)
         self.critics = EnsembleMLP(2, o + d + K + d, sac.hidden, 1).to(dev)
         self.critic_target = copy.deepcopy(self.critics).requires_grad_(False)
-        self.critic_opt = make_adam(self.critics.parameters(), sac.lr)
+        self.critic_opt = make_adam(self.critics.parameters(), sac.critic_lr)
         self.log_alpha = torch.tensor(float(np.log(sac.alpha)), device=dev, requires_grad=sac.autotune)
         self.actor_params = list(self.policy.parameters()) + ([self.log_alpha] if sac.autotune else [])
         self.actor_opt = make_adam(self.policy.parameters(), sac.lr)

@@ -6,25 +6,48 @@ transition from ``z = (s, x_k, k)``:
 1. sample ``x' = x_{k+1} ~ q_θ(·|x_k, s)`` and stop its gradient;
 2. ``g_Q = ∇_{x'} min_j Q_j(z, x')`` with the current critics;
 3. ``g_ℓ = ∇_{x'} ℓ_θ(x'; z)``, the action-gradient of ``log q_θ(x'|x_k,s) − log p(x_k|x')``;
-4. loss ``stopgrad(α g_ℓ − g_Q) · g_ℓ(θ)`` summed over action dimensions —
-   :func:`mdrl_lib.agents.wpo.wpo_loss` with the per-step log-ratio as the "log π".
+4. per-sample surrogate ``stopgrad(α g_ℓ − g_Q) · g_ℓ(θ)`` summed over action dimensions —
+   :func:`mdrl_lib.agents.wpo.wpo_surrogate` with the per-step log-ratio as the "log π";
+5. no Fisher preconditioning (the authors' final config);
+6. the authors' KL trust region (:class:`~mdrl_lib.agents.wpo.TrustRegionConfig`, bound 0.02): ``KL = K ·`` the
+   forward KL of one denoising kernel between the frozen copy of the policy and the current one, at the
+   sample's ``(s, x_k, k)``, in closed form (both kernels are Gaussian); "clipped" mode, learned λ.
 
-As in the authors' final config, no Fisher preconditioning. Differences from the authors' code, chosen to
-share DiffSAC's machinery (documented in notebook 20): replay with Polyak-target twin critics instead of
-REPPO-style on-policy TD(λ) critics with HL-Gauss heads; no KL trust region. With K = 1 the loss is WPO's
-for the Gaussian kernel ``q_θ(x_1|x_0, s)`` with ``log π`` replaced by ``ℓ_0``.
+Differences from the authors' code, chosen to share DiffSAC's machinery (documented in notebook 20): replay with
+Polyak-target twin critics instead of REPPO-style on-policy TD(λ) critics with HL-Gauss heads; DiffSAC's
+temperature; the frozen copy refreshed every ``period`` gradient steps (see :mod:`mdrl_lib.agents.wpo`). With
+K = 1 and no trust region the loss is WPO's for the Gaussian kernel ``q_θ(x_1|x_0, s)`` with ``log π`` replaced by
+``ℓ_0``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
-from mdrl_lib.agents.diff_sac import DiffSACAgent
-from mdrl_lib.agents.wpo import wpo_loss
+from mdrl_lib.agents.diff_sac import DiffSACAgent, DiffSACConfig
+from mdrl_lib.agents.wpo import KLTrustRegion, TrustRegionConfig, gaussian_kl, wpo_surrogate
+
+
+@dataclass(frozen=True)
+class DiffWPOConfig(DiffSACConfig):
+    """DiffWPO = DiffSAC's settings + WPO's KL trust region."""
+
+    trust_region: TrustRegionConfig = field(default_factory=TrustRegionConfig)
 
 
 class DiffWPOAgent(DiffSACAgent):
-    """DiffWPO; only :meth:`policy_loss` differs from DiffSAC."""
+    """DiffWPO; only :meth:`policy_loss` (and the trust region's state) differ from DiffSAC."""
+
+    def __init__(self, observation_space, action_space, config: DiffWPOConfig | None = None, **kwargs):
+        config = config or DiffWPOConfig()
+        if not isinstance(config, DiffWPOConfig):
+            raise ValueError(f"DiffWPOAgent needs a DiffWPOConfig (DiffSAC's settings + trust_region), got "
+                             f"{type(config).__name__}")
+        super().__init__(observation_space, action_space, config, **kwargs)
+        tr = config.trust_region
+        self.trust = KLTrustRegion(tr, self.policy) if tr.bound is not None else None
 
     def policy_loss(self, z: dict[str, torch.Tensor], x_next: torch.Tensor, ell: torch.Tensor,
                     alpha: torch.Tensor) -> torch.Tensor:
@@ -33,4 +56,23 @@ class DiffWPOAgent(DiffSACAgent):
         grad_q = torch.autograd.grad(q.sum(), x)[0]
         log_q, log_p = self.policy.step_log_probs(z["obs"], z["x"], z["k"], x)
         score = torch.autograd.grad((log_q - log_p).sum(), x, create_graph=True)[0]
-        return wpo_loss(score, grad_q, alpha)
+        surrogate = wpo_surrogate(score, grad_q, alpha)
+        if self.trust is None:
+            return surrogate.mean()
+        self.trust.refresh_if_due(self.policy)
+        with torch.no_grad():
+            mean_old, var_old = self.trust.old.kernel(z["obs"], z["x"], z["k"])
+        mean, var = self.policy.kernel(z["obs"], z["x"], z["k"])
+        kl = self.K * gaussian_kl(mean_old, var_old, mean, var)
+        return self.trust.loss(surrogate, kl)
+
+    def state_dict(self):
+        state = super().state_dict()
+        if self.trust is not None:
+            state["trust_region"] = self.trust.full_state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        if self.trust is not None:
+            self.trust.load_full_state_dict(state["trust_region"])

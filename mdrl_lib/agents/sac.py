@@ -37,18 +37,26 @@ VARIANTS = ("v2", "v1")
 
 @dataclass(frozen=True)
 class SACConfig:
-    """SAC hyperparameters; defaults are Haarnoja et al. 2018b, Table 1 (and CleanRL's sac_continuous)."""
+    """SAC hyperparameters: Haarnoja et al. 2018b, Table 1, with CleanRL's ``sac_continuous_action`` learning rates.
+
+    Where each default comes from: networks 256×256, batch 256, γ 0.99, τ 0.005, actor lr 3e-4, target entropy
+    −|A| — 2018b Table 1 (also CleanRL and Stable-Baselines3); critic and temperature lr 1e-3 and initial α = 1 —
+    CleanRL (``q_lr``; ``log_alpha = 0``; SB3 also starts at α = 1); 5 000 uniform-random warm-up steps — CleanRL's
+    ``learning_starts``. With 2018b's single lr 3e-4 and α₀ = 0.2, SAC had not balanced InvertedPendulum-v5 at
+    12 k steps (issue 14); with these it does on every seed tried (notebook 20, ``data/peer_check``).
+    """
 
     variant: str = "v2"  # "v2" auto-temperature SAC; "v1" SAC with a V network (MaxDiff paper)
     hidden: tuple[int, ...] = (256, 256)  # both actor and critics (2018b Table 1)
     gamma: float = 0.99
     tau: float = 0.005  # Polyak rate of the target networks
-    lr: float = 3e-4  # actor, critics (and V) learning rate (2018b Table 1)
-    alpha_lr: float = 3e-4
+    lr: float = 3e-4  # actor learning rate (2018b Table 1; CleanRL policy_lr)
+    critic_lr: float = 1e-3  # critics (and V) learning rate (CleanRL q_lr; 2018b Table 1 has 3e-4)
+    alpha_lr: float = 1e-3  # temperature learning rate (CleanRL: q_lr)
     batch_size: int = 256
     buffer_size: int = 1_000_000
     random_steps: int = 5000  # uniform-random actions before the policy acts (CleanRL learning_starts)
-    alpha: float = 0.2  # initial temperature (fixed when autotune is False)
+    alpha: float = 1.0  # initial temperature (fixed when autotune is False); CleanRL and SB3 start at 1
     autotune: bool = True  # learn α so that E[-log π] tracks target_entropy
     target_entropy: float | None = None  # default -|A|
     reward_scale: float = 1.0  # rewards are multiplied by this before learning (v1: 5 for HalfCheetah)
@@ -80,7 +88,7 @@ class SACConfig:
             raise ValueError(f"no MaxDiff SAC settings for environment {env_id!r}; valid: names containing "
                              f"{', '.join(table)}")
         base = cls(variant="v1", autotune=False, alpha=1.0, gamma=0.99, last_layer_init=3e-3,
-                   random_steps=0, **table[key])
+                   random_steps=0, **table[key], critic_lr=table[key]["lr"])  # one lr for every network
         return replace(base, **overrides)
 
 
@@ -174,7 +182,7 @@ class SACAgent:
         self.log_alpha = torch.tensor(float(np.log(cfg.alpha)), device=dev, requires_grad=cfg.autotune)
         if cfg.variant == "v2":
             self.critic_target = copy.deepcopy(self.critics).requires_grad_(False)
-            self.critic_opt = make_adam(self.critics.parameters(), cfg.lr)
+            self.critic_opt = make_adam(self.critics.parameters(), cfg.critic_lr)
             self.actor_params = list(self.actor.parameters()) + ([self.log_alpha] if cfg.autotune else [])
             self.actor_opt = make_adam(self.actor.parameters(), cfg.lr)
             if cfg.autotune:
@@ -182,7 +190,8 @@ class SACAgent:
         else:
             self.value = EnsembleMLP(1, o, cfg.hidden, 1, last_init=cfg.last_layer_init).to(dev)
             self.value_target = copy.deepcopy(self.value).requires_grad_(False)
-            self.critic_opt = make_adam(list(self.critics.parameters()) + list(self.value.parameters()), cfg.lr)
+            self.critic_opt = make_adam(list(self.critics.parameters()) + list(self.value.parameters()),
+                                        cfg.critic_lr)
             self.actor_params = list(self.actor.parameters())
             self.actor_opt = make_adam(self.actor_params, cfg.lr)
         self.buffer = ReplayBuffer(cfg.buffer_size, {"obs": o, "action": d, "reward": 1, "next_obs": o,

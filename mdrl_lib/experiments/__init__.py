@@ -49,6 +49,7 @@ EXPERIMENTS = {
     "dime": "mdrl_lib.experiments.dime",
     "random_baseline": "mdrl_lib.experiments.random_baseline",
     "point_mass": "mdrl_lib.experiments.point_mass",
+    "peer_check": "mdrl_lib.experiments.peer_check",
     "swimmer_alpha": "mdrl_lib.experiments.swimmer_alpha",
 }
 

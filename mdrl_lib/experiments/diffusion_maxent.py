@@ -9,15 +9,19 @@ Gaussian bases the same way so both sides are measured alike). The base algorith
 Scales (all settings are in :data:`SIZES`):
 
 * ``smoke``: seconds, tiny networks, every code path.
-* ``quick``: HalfCheetah-v5 and InvertedPendulum-v5 (a MuJoCo task that is learned within the budget), 3 seeds,
-  12 000 steps, K = 4 on both and the sweep K ∈ {1, 4, 8} on InvertedPendulum-v5 (``K_sweep``), 128-wide
-  networks, one gradient step per env step for every off-policy agent (the authors scale it by K), shorter PPO
-  rollouts — about 1.5 hours on a 2-core CPU. It is *not* the paper's
-  budget: at 12 000 steps no agent has left the random-policy level on HalfCheetah.
+* ``quick``: InvertedPendulum-v5 (12 000 steps: SAC balances it by then, ``data/peer_check``) with the K sweep
+  K ∈ {1, 4}, and Hopper-v5 (16 000 steps: SAC and PPO leave the random level) with K = 4; 3 seeds. SAC, WPO and
+  every Diff*'s critics use the library's SAC defaults (256×256, batch 256, actor lr 3e-4, critic/temperature lr
+  1e-3, α₀ = 1) with a 2 000-step uniform warm-up — the settings the peer check validates against
+  Stable-Baselines3; the diffusion policies are 128×3; one gradient step per env step for every off-policy agent
+  (the paper scale, like the authors, takes K per env step: that multiplies the update cost by K, ~4× on the
+  Diff* runs here, which the quick budget cannot carry — so at quick scale the Diff* get the base's update budget);
+  PPO rollouts of 1 000 steps. Budget (planned from per-step costs measured here): ≈ 70 core-minutes for
+  InvertedPendulum and ≈ 60 for Hopper, about an hour on a 2-core CPU (the data file records each run's time).
 * ``paper``: the four MuJoCo tasks of issue 6, 10 seeds, 1 M steps, K ∈ {1, 4, 8, 16}, full-size networks.
 
-``Ks`` are run on every env; ``K_sweep = {"envs": [...], "Ks": [...]}`` adds Ks on some envs only (the quick K sweep
-costs ~40 core-minutes on InvertedPendulum and would cost hours on HalfCheetah). Growing the grid trains only the new
+``Ks`` are run on every env; ``K_sweep = {"envs": [...], "Ks": [...]}`` adds Ks on some envs only (a sweep on
+Hopper would cost hours here). ``total_steps`` is one number or one per env. Growing the grid trains only the new
 runs (:func:`~mdrl_lib.experiments.run_experiment` reuses every run whose resolved config is unchanged).
 """
 
@@ -48,10 +52,11 @@ SIZES: dict[str, dict[str, Any]] = {
               "batch_size": 32, "random_steps": 60, "learning_starts": 60, "updates_per_step": 1,
               "ppo_n_steps": 120, "ppo_minibatches": 4, "ppo_epochs": 2, "ppo_hidden": [16, 16],
               "K_sweep": {"envs": ["HalfCheetah-v5"], "Ks": [1]}},
-    "quick": {**_COMMON, "envs": ["HalfCheetah-v5", "InvertedPendulum-v5"], "Ks": [4], "seeds": [0, 1, 2],
-              "K_sweep": {"envs": ["InvertedPendulum-v5"], "Ks": [1, 4, 8]}, "total_steps": 12000,
-              "eval_every": 2000, "eval_episodes": 3, "hidden": [128, 128], "diffusion_hidden": [128, 128, 128],
-              "batch_size": 128, "random_steps": 2000, "learning_starts": 2000, "updates_per_step": 1,
+    "quick": {**_COMMON, "envs": ["InvertedPendulum-v5", "Hopper-v5"], "Ks": [4], "seeds": [0, 1, 2],
+              "K_sweep": {"envs": ["InvertedPendulum-v5"], "Ks": [1, 4]},
+              "total_steps": {"InvertedPendulum-v5": 12000, "Hopper-v5": 16000},
+              "eval_every": 2000, "eval_episodes": 3, "hidden": [256, 256], "diffusion_hidden": [128, 128, 128],
+              "batch_size": 256, "random_steps": 2000, "learning_starts": 2000, "updates_per_step": 1,
               "ppo_n_steps": 1000, "ppo_minibatches": 16, "ppo_epochs": 10, "ppo_hidden": [64, 64]},
     "paper": {**_COMMON, "envs": list(ENVS), "Ks": [1, 4, 8, 16], "seeds": list(range(10)), "total_steps": 1_000_000,
               "eval_every": 10000, "eval_episodes": 10, "hidden": [256, 256], "diffusion_hidden": [256, 256, 256],
@@ -66,7 +71,9 @@ def resolve(setting: dict[str, Any], cfg: dict[str, Any]) -> Run:
     ``learning_starts``."""
     algo, K = setting["algo"], setting["K"]
     on_policy = algo in ("PPO", "DiffPPO")
-    schedule = TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"],
+    steps = cfg["total_steps"]
+    schedule = TrainConfig(total_steps=steps[setting["env"]] if isinstance(steps, dict) else steps,
+                           eval_every=cfg["eval_every"],
                            eval_episodes=cfg["eval_episodes"], eval_deterministic=False,
                            learning_starts=0 if on_policy else cfg["learning_starts"])
     sac = {"hidden": cfg["hidden"], "batch_size": cfg["batch_size"], "random_steps": cfg["random_steps"]}
@@ -90,6 +97,10 @@ def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
 
 def validate(cfg: dict[str, Any]) -> None:
     check_choices("algorithm", cfg["algos"], ALGOS)
+    if isinstance(cfg["total_steps"], dict):
+        missing = sorted(set(cfg["envs"]) - set(cfg["total_steps"]))
+        if missing:
+            raise ValueError(f"total_steps has no entry for env(s) {missing}; it has {sorted(cfg['total_steps'])}")
     for env in cfg["envs"]:
         make_env(env).close()  # a clear error for an unknown env before any run starts
 
@@ -110,9 +121,22 @@ def grid(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def env_steps(cfg: dict[str, Any], env: str) -> int:
+    """The training budget of ``env`` (``total_steps`` is one number or one per env)."""
+    steps = cfg["total_steps"]
+    return int(steps[env] if isinstance(steps, dict) else steps)
+
+
 def final_scores(ds: xr.Dataset, last: int = 2) -> xr.DataArray:
-    """Mean evaluation return over the last ``last`` evaluation points and the episodes: ``(env, algo, K, seed)``."""
-    return ds["eval_return"].isel(step=slice(-last, None)).mean(("step", "eval_episode"))
+    """Mean evaluation return over each env's last ``last`` evaluation points and the episodes:
+    ``(env, algo, K, seed)`` (envs may have different budgets; steps an env never reached are skipped)."""
+    ret = ds["eval_return"].mean("eval_episode")
+    out = []
+    for env in ds.env.values:
+        sub = ret.sel(env=env)
+        reached = sub.notnull().any([d for d in sub.dims if d != "step"])
+        out.append(sub.sel(step=reached).isel(step=slice(-last, None)).mean("step"))
+    return xr.concat(out, dim="env")
 
 
 def comparison_table(ds: xr.Dataset, last: int = 2) -> list[dict[str, Any]]:
