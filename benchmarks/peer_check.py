@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     ds = run_experiment("peer_check", args.scale)
     steps = {a: int(ds.eval_return.sel(algo=a).dropna("step", how="all").step.max()) for a in ds.algo.values}
-    print(f"peer check [{args.scale}]: final deterministic evaluation return, IQM over seeds [95 % bootstrap CI]")
+    print(f"peer check [{args.scale}]: final return (mean deterministic evaluation return of the last 3 evaluations), "
+          "IQM over seeds [95 % bootstrap CI]")
     print(f"{'task':<22}{'algo':<6}{'steps':>8}  {'mdrl_lib':<28}{'Stable-Baselines3':<28}not worse")
     ok = True
     for r in comparison(ds):
