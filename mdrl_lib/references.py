@@ -26,7 +26,8 @@ Layers (each one below uses the one above):
    ``allow_pickle=False``.
 3. **Curves.** :func:`maxdiff_curve` (training curves: best-so-far, raw and trailing-mean episode return on a
    step grid), :func:`maxdiff_final_eval` (final-policy evaluations, including the light/heavy Swimmer transfer),
-   :func:`maxdiff_singleshot_final_state` (where each single-shot run ended), :func:`dime_curve`.
+   :func:`maxdiff_singleshot_final_state` (where each single-shot run ended), :func:`maxdiff_buffer` (a whole
+   released replay buffer), :func:`dime_curve`.
 4. **Committed numbers.** ``python -m mdrl_lib.references build`` writes ``data/published/maxdiff.nc`` and
    ``data/published/dime.nc`` (numbers only, each input's source, commit and sha256 in the attributes;
    byte-identical on rebuild). :func:`load_published`, :func:`published_curve`, :func:`published_final_eval`
@@ -679,6 +680,37 @@ def _buffer_last_row(key: str) -> np.ndarray:
         return np.asarray(z[npz_key], dtype=np.float64)
 
 
+def _split_transitions(rows: np.ndarray, env: str) -> list[np.ndarray]:
+    """Buffer rows [s, a, r, s', a', done] of ``env`` -> [s, a, r (n, 1), s', a', done (n, 1)]."""
+    ds_, da_ = _OBS_ACT[env]
+    return np.split(rows, np.cumsum([ds_, da_, 1, ds_, da_]), axis=1)
+
+
+def maxdiff_buffer(folder: str, seed: int) -> dict[str, np.ndarray]:
+    """The whole released replay buffer of one single-shot run (its last 10 000 transitions, in stored order).
+
+    Returns float64 arrays ``state`` / ``next_state`` (n, state_dim), ``action`` / ``next_action`` (n, action_dim)
+    and ``reward`` / ``done`` (n,), split from the rows [s, a, r, s', a', done] of ``buffer_data.pkl`` (read with
+    :func:`safe_loads`, sha256-checked). The action is the one the agent proposed, before the authors'
+    ``NormalizedActions`` wrapper clipped it. A local copy (``$MDRL_PUBLISHED_DIR``) holds one buffer whole,
+    ``maxdiff/SwimmerEnv_v3_Light_H40_alpha50_singleshot`` seed 13; the others only as their last row, so they
+    need the cache or a download. Folders: :func:`singleshot_folders`.
+    """
+    if folder not in singleshot_folders():
+        raise ValueError(f"no released buffers for {folder!r}; valid folders are {', '.join(singleshot_folders())}")
+    seeds = _check_folder(folder)
+    if seed not in seeds:
+        raise ValueError(f"{folder} has no seed {seed}; its seeds are {', '.join(map(str, seeds))}")
+    info = maxdiff_run_info(folder)
+    key = f"{seeds[seed]}/buffer_data.pkl"
+    rows = safe_loads(published_bytes(key), key)
+    ds_, da_ = _OBS_ACT[info.env]
+    if not isinstance(rows, np.ndarray) or rows.ndim != 2 or rows.shape[1] != 2 * (ds_ + da_) + 2:
+        raise ReferenceIntegrityError(f"{key}: expected a 2-D array of rows with {2 * (ds_ + da_) + 2} entries")
+    s, a, rew, s2, a2, done = _split_transitions(np.asarray(rows, dtype=np.float64), info.env)
+    return {"state": s, "action": a, "reward": rew[:, 0], "next_state": s2, "next_action": a2, "done": done[:, 0]}
+
+
 def maxdiff_singleshot_final_state(folder: str) -> xr.Dataset:
     """Where each single-shot run ended: the last transition of its ``buffer_data.pkl``, ``Dataset(seed, ...)``.
 
@@ -700,9 +732,7 @@ def maxdiff_singleshot_final_state(folder: str) -> xr.Dataset:
             raise ReferenceIntegrityError(f"{prefix}/buffer_data.pkl: last row has {row.size} entries, expected "
                                           f"{2 * (ds_ + da_) + 2} for {info.env}")
         rows.append(row)
-    r = np.stack(rows)
-    cut = np.cumsum([ds_, da_, 1, ds_, da_])
-    s, a, rew, s2, a2, done = np.split(r, cut, axis=1)
+    s, a, rew, s2, a2, done = _split_transitions(np.stack(rows), info.env)
     ds = xr.Dataset({"state": (("seed", "state_dim"), s), "action": (("seed", "action_dim"), a),
                      "reward": ("seed", rew[:, 0]), "next_state": (("seed", "state_dim"), s2),
                      "next_action": (("seed", "action_dim"), a2), "done": ("seed", done[:, 0]),

@@ -369,6 +369,28 @@ def test_final_eval_and_singleshot_equal_the_raw_files(shared):
 
 
 @needs_shared
+def test_maxdiff_buffer_is_the_released_rows_split(shared):
+    folder = "maxdiff/SwimmerEnv_v3_Light_H40_alpha50_singleshot"
+    buf = refs.maxdiff_buffer(folder, 13)
+    raw = raw_rows(f"maxdiff/{folder}/seed_13/buffer_data.pkl")
+    shapes = {k: v.shape for k, v in buf.items()}
+    assert shapes == {"state": (10_000, 10), "action": (10_000, 2), "reward": (10_000,), "next_state": (10_000, 10),
+                      "next_action": (10_000, 2), "done": (10_000,)}
+    joined = np.column_stack([buf["state"], buf["action"], buf["reward"], buf["next_state"], buf["next_action"],
+                              buf["done"]])
+    np.testing.assert_array_equal(joined, raw)
+    # one run without resets: each transition starts where the last one ended
+    np.testing.assert_array_equal(buf["state"][1:], buf["next_state"][:-1])
+    np.testing.assert_array_equal(buf["action"][1:], buf["next_action"][:-1])
+    with pytest.raises(ReferenceUnavailableError, match="holds only the last row"):
+        refs.maxdiff_buffer(folder, 113)  # kept locally only as its last row
+    with pytest.raises(ValueError, match="has no seed 14; its seeds are 13, 113"):
+        refs.maxdiff_buffer(folder, 14)
+    with pytest.raises(ValueError, match="no released buffers for 'maxdiff/SwimmerEnv_v3_H40_alpha100'"):
+        refs.maxdiff_buffer(SWIMMER, 13)
+
+
+@needs_shared
 def test_dime_curve_equals_the_npy_and_the_spec(shared):
     da = refs.dime_curve("gym_ant_v3")
     np.testing.assert_array_equal(da.values, np.load(SHARED / "dime/paper_results/gym_ant_v3/mean_return.npy",
