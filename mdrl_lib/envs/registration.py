@@ -17,3 +17,12 @@ _register("mdrl/SwimmerLight-v0", "mdrl_lib.envs.swimmer:SwimmerEnv", max_episod
 
 # Diffusion MaxEnt RL (docs/methods/diffmaxent.md §4.2): one-step task with a known multimodal Boltzmann policy.
 _register("mdrl/MultimodalBandit-v0", "mdrl_lib.envs.bandit:MultimodalBanditEnv")
+
+# DIME (docs/methods/dime.md §3.1): the DeepMind Control tasks of its published results, through dm_control +
+# shimmy, with flat float32 observations, actions in [-1, 1], no action repeat and 1000-step episodes
+# (mdrl_lib/envs/dmc.py; dm_control is imported only when one is made).
+from mdrl_lib.envs.dmc import DIME_TASKS, EPISODE_STEPS, dmc_env_id  # noqa: E402  (imports no dm_control)
+
+for _domain, _task in DIME_TASKS:
+    _register(dmc_env_id(_domain, _task), "mdrl_lib.envs.dmc:make_dmc", max_episode_steps=EPISODE_STEPS,
+              kwargs={"domain": _domain, "task": _task})
