@@ -10,14 +10,15 @@ Scales (all settings are in :data:`SIZES`):
 
 * ``smoke``: seconds, tiny networks, every code path.
 * ``quick``: InvertedPendulum-v5 (12 000 steps: SAC balances it by then, ``data/peer_check``) with the K sweep
-  K ∈ {1, 4}, and Hopper-v5 (16 000 steps: SAC and PPO leave the random level) with K = 4; 3 seeds. SAC, WPO and
+  K ∈ {1, 4}, and Hopper-v5 (10 000 steps: SAC and PPO leave the random level) with K = 4; 3 seeds. SAC, WPO and
   every Diff*'s critics use the library's SAC defaults (256×256, batch 256, actor lr 3e-4, critic/temperature lr
   1e-3, α₀ = 1) with a 2 000-step uniform warm-up — the settings the peer check validates against
   Stable-Baselines3; the diffusion policies are 128×3; one gradient step per env step for every off-policy agent
   (the paper scale, like the authors, takes K per env step: that multiplies the update cost by K, ~4× on the
   Diff* runs here, which the quick budget cannot carry — so at quick scale the Diff* get the base's update budget);
-  PPO rollouts of 1 000 steps. Budget (planned from per-step costs measured here): ≈ 70 core-minutes for
-  InvertedPendulum and ≈ 60 for Hopper, about an hour on a 2-core CPU (the data file records each run's time).
+  PPO rollouts of 1 000 steps. Budget (from per-run times measured here, two runs
+  sharing the 2 cores): ≈ 4 min per off-policy run on InvertedPendulum, ≈ 2.4 h of core time in all, so about 1.2 h
+  on a 2-core CPU (the data file records each run's time).
 * ``paper``: the four MuJoCo tasks of issue 6, 10 seeds, 1 M steps, K ∈ {1, 4, 8, 16}, full-size networks.
 
 ``Ks`` are run on every env; ``K_sweep = {"envs": [...], "Ks": [...]}`` adds Ks on some envs only (a sweep on
@@ -54,7 +55,7 @@ SIZES: dict[str, dict[str, Any]] = {
               "K_sweep": {"envs": ["HalfCheetah-v5"], "Ks": [1]}},
     "quick": {**_COMMON, "envs": ["InvertedPendulum-v5", "Hopper-v5"], "Ks": [4], "seeds": [0, 1, 2],
               "K_sweep": {"envs": ["InvertedPendulum-v5"], "Ks": [1, 4]},
-              "total_steps": {"InvertedPendulum-v5": 12000, "Hopper-v5": 16000},
+              "total_steps": {"InvertedPendulum-v5": 12000, "Hopper-v5": 10000},
               "eval_every": 2000, "eval_episodes": 3, "hidden": [256, 256], "diffusion_hidden": [128, 128, 128],
               "batch_size": 256, "random_steps": 2000, "learning_starts": 2000, "updates_per_step": 1,
               "ppo_n_steps": 1000, "ppo_minibatches": 16, "ppo_epochs": 10, "ppo_hidden": [64, 64]},
