@@ -14,8 +14,8 @@ always-zero contact-force entries); v5 pays the healthy reward only while the an
 step); both include the contact cost (weight 5e-4), but under mujoco-py with MuJoCo >= 2.0 v3's contact
 forces read as zeros (openai/gym#1636), so v3's contact observations and cost were likely zero in practice.
 Returns are therefore
-close but not identical in scale. DeepMind Control (``dm_control`` + ``shimmy``) is not installed; it is
-a future optional extra that would allow a like-for-like comparison on e.g. ``dmc_cheetah_run``.
+close but not identical in scale. DeepMind Control tasks, which have not changed since the authors' runs, are
+available as ``mdrl/dmc-<domain>-<task>-v0`` (:mod:`mdrl_lib.envs.dmc`); DIME runs on them are issue 15's next step.
 
 Protocol (docs/methods/dime.md §1.4, §4): evaluation every 3,000 steps with 5 *stochastic* episodes (the grid
 the authors published is every 8th of these: 24k, 48k, ...); the loop evaluates at step 0 where the authors logged
