@@ -19,6 +19,20 @@ The result is an ``xarray.Dataset`` with dimension ``step`` (evaluation points `
 episodes finished since the previous evaluation; NaN if none), ``train_episodes(step)`` (cumulative), one
 variable per update metric (mean over the interval), and per training episode ``episode_return(episode)``
 and ``episode_end_step(episode)``.
+
+**Single-shot mode** (``TrainConfig.single_shot``; the MaxDiff paper's ``--singleshot``,
+docs/methods/maxdiff.md §2.6): one deployment of ``total_steps`` steps from one ``reset``, never reset again.
+``terminated``/``truncated`` are ignored — as in the authors' code, which ignores ``done`` in this mode, the
+agent is told ``terminated=False, truncated=False`` for every transition (so a model-based agent bootstraps
+through every step and stores ``done = 0``; for the Swimmer and HalfCheetah, which never terminate, this is
+also the true flag). The environment must have no time limit shorter than the run (build it with
+``max_episode_steps=-1``, gymnasium's "no ``TimeLimit``", or a limit >= ``total_steps``; a shorter one is an
+error). Each consecutive ``chunk`` of steps (1000, as the authors log) counts as one "episode":
+``episode_return`` is the chunk's reward sum and ``episode_end_step`` its last step (a trailing partial chunk
+is not logged). There are no evaluation episodes (``eval_episodes`` must be 0); ``eval_every`` only sets the
+rows of ``train_return``/metrics. The final state is kept: ``final_obs(obs_dim)``, the last observation, and
+for MuJoCo environments ``final_qpos(qpos_dim)`` (the paper's "final x" is ``final_qpos[0]``, the root x).
+Checkpoints and resume work as for episodic runs.
 """
 
 from __future__ import annotations
@@ -85,19 +99,45 @@ class TrainConfig:
     # DIME's experiment passes True, which marks the calls as evaluation (no warm-up randomness) while its agent
     # still draws a fresh diffusion sample: it has no deterministic mode (see mdrl_lib.agents.dime).
     eval_deterministic: bool = True
+    # Fields added after schema 2 (NEW_TRAIN_FIELDS: left out of config_key() while at their default).
+    single_shot: bool = False  # one deployment, no resets, chunk sums as "episodes" (module docstring)
+    chunk: int = 1000  # single-shot: steps per logged chunk return (the authors log every 1000 steps)
 
     def __post_init__(self):
-        for name in ("total_steps", "eval_every"):
+        for name in ("total_steps", "eval_every", "chunk"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.eval_episodes < 0:
             raise ValueError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0 or None, got {self.checkpoint_every}")
+        if self.single_shot and self.eval_episodes:
+            raise ValueError(f"a single-shot run has no evaluation episodes (the authors' single-shot mode has "
+                             f"none): set eval_episodes=0, got {self.eval_episodes}")
+        if not self.single_shot and self.chunk != NEW_TRAIN_FIELDS["chunk"]:
+            raise ValueError(f"chunk applies to single-shot runs only (single_shot=True), got chunk={self.chunk}")
 
     @property
     def checkpoint_interval(self) -> int:
         return self.eval_every if self.checkpoint_every is None else self.checkpoint_every
+
+
+#: TrainConfig fields added after results schema 2, with their defaults. :func:`config_key` leaves each out while it
+#: is at its default, so every run stored, cached or checkpointed before the field existed keeps its key.
+NEW_TRAIN_FIELDS: dict[str, Any] = {"single_shot": False, "chunk": 1000}
+
+
+def config_key(config: TrainConfig) -> dict[str, Any]:
+    """``dataclasses.asdict(config)`` without the :data:`NEW_TRAIN_FIELDS` that are at their default.
+
+    The one plain-dict form of a schedule: the experiments' cache key (:meth:`mdrl_lib.experiments.Run.key`), the
+    config a checkpoint is written with and checked against, and the ``train_config`` attribute of the Dataset.
+    """
+    out = dataclasses.asdict(config)
+    for name, default in NEW_TRAIN_FIELDS.items():
+        if out[name] == default:
+            del out[name]
+    return out
 
 
 def eval_seed(seed: int, step: int, episode: int) -> int:
@@ -200,12 +240,33 @@ class _Log:
         return ds
 
 
+def _check_no_time_limit(env: gym.Env, total_steps: int) -> None:
+    """ValueError if a ``TimeLimit`` in ``env``'s wrapper chain would end a single-shot run before ``total_steps``."""
+    layer = env
+    while layer is not None:
+        if isinstance(layer, gym.wrappers.TimeLimit) and layer._max_episode_steps < total_steps:
+            raise ValueError(f"a single-shot run of {total_steps} steps needs an environment without a shorter time "
+                             f"limit, but it has TimeLimit({layer._max_episode_steps}); build it with "
+                             f"max_episode_steps=-1 (no TimeLimit) or >= total_steps")
+        layer = getattr(layer, "env", None)
+
+
+def _final_state(env: gym.Env, obs: np.ndarray) -> dict[str, np.ndarray]:
+    """The state a single-shot run ends in: the last observation and, for MuJoCo, ``qpos`` (root x first)."""
+    out = {"final_obs": np.asarray(obs, dtype=np.float64).ravel().copy()}
+    data = getattr(env.unwrapped, "data", None)
+    if data is not None and hasattr(data, "qpos"):
+        out["final_qpos"] = np.asarray(data.qpos, dtype=np.float64).copy()
+    return out
+
+
 def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
           checkpoint_dir: str | Path | None = None, progress: bool = True, desc: str | None = None,
           timing: dict[str, float] | None = None) -> xr.Dataset:
     """Train ``agent`` on environments built by ``make_env`` and return the run's Dataset.
 
-    ``make_env`` is called twice (training env and evaluation env). With ``checkpoint_dir`` set, the run
+    ``make_env`` is called twice (training env and evaluation env; once in single-shot mode, which has no
+    evaluation). With ``checkpoint_dir`` set, the run
     resumes from ``<checkpoint_dir>/last.pt`` when it exists (same config required) and writes it every
     ``config.checkpoint_interval`` steps. See the module docstring for the Dataset's variables. ``timing``, if
     given, receives ``wall_time_s``: the run's training time summed over every process that worked on it
@@ -215,9 +276,13 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         missing = [m for m in ("act", "observe", "update", "state_dict", "load_state_dict")
                    if not callable(getattr(agent, m, None))]
         raise TypeError(f"{type(agent).__name__} is not an Agent: missing {missing}")
-    env, eval_env = make_env(), make_env()
+    single = config.single_shot
+    env = make_env()
+    if single:
+        _check_no_time_limit(env, config.total_steps)
+    eval_env = None if single else make_env()
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    cfg_dict = dataclasses.asdict(config)
+    cfg_dict = config_key(config)
 
     if ckpt_path is not None and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
@@ -232,7 +297,8 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         seed_everything(config.seed)
         obs, _ = env.reset(seed=config.seed)
         env.action_space.seed(config.seed)
-        eval_env.action_space.seed(config.seed + 1)
+        if eval_env is not None:
+            eval_env.action_space.seed(config.seed + 1)
         if hasattr(agent, "on_episode_start"):
             agent.on_episode_start(training=True)
         step, ep_return, ep_len, log = 0, 0.0, 0, _Log()
@@ -256,6 +322,8 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         while step < config.total_steps:
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, _ = env.step(action)
+            if single:  # done is ignored: the deployment never ends before total_steps (module docstring)
+                terminated = truncated = False
             agent.observe(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
             step += 1
             ep_return += float(reward)
@@ -264,7 +332,14 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
                 for k, v in (agent.update() or {}).items():
                     s, n = log.acc.get(k, (0.0, 0))
                     log.acc[k] = (s + float(v), n + 1)
-            if terminated or truncated:
+            if single:
+                if ep_len == config.chunk:  # one chunk sum per `chunk` steps, logged as an "episode"
+                    log.episode_returns.append(ep_return)
+                    log.episode_end_steps.append(step)
+                    log.interval_returns.append(ep_return)
+                    ep_return, ep_len = 0.0, 0
+                obs = next_obs
+            elif terminated or truncated:
                 log.episode_returns.append(ep_return)
                 log.episode_end_steps.append(step)
                 log.interval_returns.append(ep_return)
@@ -276,18 +351,25 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
                 obs = next_obs
             if step % config.eval_every == 0 or step == config.total_steps:
                 run_eval(step)
-                bar.set_postfix(eval_return=f"{log.eval_returns[-1].mean():.1f}", refresh=False)
+                if config.eval_episodes:
+                    bar.set_postfix(eval_return=f"{log.eval_returns[-1].mean():.1f}", refresh=False)
+                elif log.episode_returns:
+                    bar.set_postfix(last_return=f"{log.episode_returns[-1]:.1f}", refresh=False)
             if ckpt_path is not None and config.checkpoint_interval and (
                     step % config.checkpoint_interval == 0 or step == config.total_steps):
                 save_checkpoint({"config": cfg_dict, "agent": agent.state_dict(), "env": get_env_state(env),
                                  "obs": obs, "step": step, "ep_return": ep_return, "ep_len": ep_len,
                                  "log": timed_log(), "rng": _rng_states()}, ckpt_path)
             bar.update(1)
+        final = _final_state(env, obs) if single else {}
     finally:
         bar.close()
         env.close()
-        eval_env.close()
+        if eval_env is not None:
+            eval_env.close()
     ds = log.to_dataset(config.eval_episodes)
+    for name, values in final.items():
+        ds[name] = (name.replace("final_", "") + "_dim", values)
     ds.attrs["train_config"] = canonical_json(cfg_dict)
     if timing is not None:
         timing["wall_time_s"] = timed_log().wall_time_s  # all of this run's training, across resumes

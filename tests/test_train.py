@@ -82,3 +82,60 @@ def test_bad_config_and_agent():
         train(make, object(), CONFIG)
     with pytest.raises(ValueError, match="unknown environment 'Hoper-v5'; close matches: \\['Hopper-v5'"):
         make_env("Hoper-v5")
+
+
+# --- single-shot mode: the SIGKILL/resume test above, for one deployment without resets -------------------------
+
+SINGLE_SHOT = TrainConfig(total_steps=3000, eval_every=500, eval_episodes=0, checkpoint_every=250, seed=7,
+                          single_shot=True, chunk=200)
+_SINGLE_SHOT_CHILD = """
+import dataclasses, json, sys, time
+from mdrl_lib.agents.random_agent import UniformRandomAgent
+from mdrl_lib.envs import make_env
+from mdrl_lib.train import TrainConfig, train
+
+class SlowAgent(UniformRandomAgent):
+    def observe(self, *args):
+        time.sleep(0.002)
+        super().observe(*args)
+
+def make():
+    return make_env("mdrl/SwimmerLight-v0", max_episode_steps=-1)
+
+train(make, SlowAgent(make().action_space, seed=7), TrainConfig(**json.loads(sys.argv[2])),
+      checkpoint_dir=sys.argv[1], progress=False)
+"""
+
+
+def make_unlimited():
+    return make_env("mdrl/SwimmerLight-v0", max_episode_steps=-1)
+
+
+def test_single_shot_sigkill_and_resume_gives_identical_dataset(tmp_path):
+    import dataclasses
+    import json
+
+    def run(**kw):
+        return train(make_unlimited, UniformRandomAgent(make_unlimited().action_space, seed=7), SINGLE_SHOT,
+                     progress=False, **kw)
+
+    reference = run()
+    assert reference.sizes["episode"] == 15 and reference.sizes["eval_episode"] == 0
+    ckpt_dir = tmp_path / "ckpt"
+    child = subprocess.Popen([sys.executable, "-c", _SINGLE_SHOT_CHILD, str(ckpt_dir),
+                              json.dumps(dataclasses.asdict(SINGLE_SHOT))])
+    ckpt = ckpt_dir / "last.pt"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ckpt.exists() and torch.load(ckpt, weights_only=False)["step"] >= 750:
+            break
+        assert child.poll() is None, "child finished before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    assert 750 <= killed_at < SINGLE_SHOT.total_steps, killed_at
+    resumed = run(checkpoint_dir=ckpt_dir)
+    xr.testing.assert_identical(resumed, reference)
+    # the deployment's end state is the resumed run's too (restored from the checkpoint, never reset)
+    assert resumed.final_qpos.shape == (5,) and resumed.final_obs.values[0] == resumed.final_qpos.values[0]

@@ -24,7 +24,6 @@ Command line: ``python -m mdrl_lib.experiments NAME --scale quick [--executor tc
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 import time
@@ -40,7 +39,7 @@ from mdrl_lib.agents import agent_config, config_dict
 from mdrl_lib.paths import build_dir, check_scale
 from mdrl_lib.results import Job, code_provenance, device_description, load_or_run, run_record, run_store, store_run
 from mdrl_lib.sweep import check_executor, combine, run_jobs
-from mdrl_lib.train import TrainConfig
+from mdrl_lib.train import TrainConfig, config_key
 
 #: experiment name -> module under mdrl_lib.experiments
 EXPERIMENTS = {
@@ -50,7 +49,9 @@ EXPERIMENTS = {
     "random_baseline": "mdrl_lib.experiments.random_baseline",
     "point_mass": "mdrl_lib.experiments.point_mass",
     "peer_check": "mdrl_lib.experiments.peer_check",
+    "single_shot": "mdrl_lib.experiments.single_shot",
     "swimmer_alpha": "mdrl_lib.experiments.swimmer_alpha",
+    "swimmer_light": "mdrl_lib.experiments.swimmer_light",
 }
 
 
@@ -86,8 +87,12 @@ class Run:
         return make_env(self.env, **limit, **dict(self.env_kwargs))
 
     def key(self) -> dict[str, Any]:
-        """Every field that shapes the run's numbers, as plain JSON-able values (the seed is separate)."""
-        schedule = dataclasses.asdict(self.train)
+        """Every field that shapes the run's numbers, as plain JSON-able values (the seed is separate).
+
+        The schedule is :func:`mdrl_lib.train.config_key`: TrainConfig fields added after results schema 2
+        (:data:`mdrl_lib.train.NEW_TRAIN_FIELDS`, e.g. ``single_shot``) appear only when they differ from their
+        default, so adding such a field leaves every stored run's key, and so its cached result, as it was."""
+        schedule = config_key(self.train)
         schedule.pop("seed")
         return {"algo": self.algo, "env": self.env, "env_kwargs": dict(self.env_kwargs),
                 "max_episode_steps": self.max_episode_steps, "agent": config_dict(self.agent), "train": schedule,
