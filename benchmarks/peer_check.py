@@ -1,8 +1,8 @@
 """Our SAC and PPO against Stable-Baselines3's with the same settings (issue 14): prints, asserts nothing.
 
-    .venv/bin/python benchmarks/peer_check.py                  # quick: reads data/peer_check/quick.nc (trains if absent)
+    .venv/bin/python benchmarks/peer_check.py                  # quick: data/peer_check/quick.nc (trains if absent)
     .venv/bin/python benchmarks/peer_check.py --scale smoke    # seconds, every code path
-    MDRL_RERUN=1 .venv/bin/python benchmarks/peer_check.py     # re-train (≈ 1.4 core-hours at quick)
+    MDRL_RERUN=1 .venv/bin/python benchmarks/peer_check.py     # re-train (≈ 1 core-hour at quick, measured)
 
 The runs are the experiment :mod:`mdrl_lib.experiments.peer_check` (its docstring lists the settings and what
 still differs between the two implementations); this prints, per task and algorithm, the interquartile mean of
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in comparison(ds):
         ours = f"{r['mdrl_iqm']:8.1f} [{r['mdrl_lo']:7.1f}, {r['mdrl_hi']:7.1f}]"
         ref = f"{r['sb3_iqm']:8.1f} [{r['sb3_lo']:7.1f}, {r['sb3_hi']:7.1f}]"
-        print(f"{r['env']:<22}{r['algo']:<6}{steps[r['algo']]:>8}  {ours:<28}{ref:<28}{'yes' if r['not_worse'] else 'NO'}")
+        verdict = "yes" if r["not_worse"] else "NO"
+        print(f"{r['env']:<22}{r['algo']:<6}{steps[r['algo']]:>8}  {ours:<28}{ref:<28}{verdict}")
         ok &= r["not_worse"]
     print(f"seeds: {ds.sizes['seed']}; every pair not worse: {ok}")
     return 0
