@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from mdrl_lib.agents.diff_sac import DiffSACAgent, DiffSACConfig
-from mdrl_lib.agents.wpo import KLTrustRegion, TrustRegionConfig, gaussian_kl, wpo_surrogate
+from mdrl_lib.agents.wpo import KLTrustRegion, TrustRegionConfig, TrustRegionState, gaussian_kl, wpo_surrogate
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class DiffWPOConfig(DiffSACConfig):
     trust_region: TrustRegionConfig = field(default_factory=TrustRegionConfig)
 
 
-class DiffWPOAgent(DiffSACAgent):
+class DiffWPOAgent(TrustRegionState, DiffSACAgent):
     """DiffWPO; only :meth:`policy_loss` (and the trust region's state) differ from DiffSAC."""
 
     def __init__(self, observation_space, action_space, config: DiffWPOConfig | None = None, **kwargs):
@@ -65,14 +65,3 @@ class DiffWPOAgent(DiffSACAgent):
         mean, var = self.policy.kernel(z["obs"], z["x"], z["k"])
         kl = self.K * gaussian_kl(mean_old, var_old, mean, var)
         return self.trust.loss(surrogate, kl)
-
-    def state_dict(self):
-        state = super().state_dict()
-        if self.trust is not None:
-            state["trust_region"] = self.trust.full_state_dict()
-        return state
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        if self.trust is not None:
-            self.trust.load_full_state_dict(state["trust_region"])

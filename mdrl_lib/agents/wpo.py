@@ -140,7 +140,24 @@ class KLTrustRegion(nn.Module):
         self.opt.load_state_dict(state["opt"])
 
 
-class WPOAgent(SACAgent):
+class TrustRegionState:
+    """Mixin: an agent's checkpoint also holds its :class:`KLTrustRegion` (``self.trust``, None when switched off)."""
+
+    trust: KLTrustRegion | None
+
+    def state_dict(self):
+        state = super().state_dict()
+        if self.trust is not None:
+            state["trust_region"] = self.trust.full_state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        if self.trust is not None:
+            self.trust.load_full_state_dict(state["trust_region"])
+
+
+class WPOAgent(TrustRegionState, SACAgent):
     """WPO with entropy on SAC's off-policy machinery; only :meth:`policy_loss` differs from SAC."""
 
     def __init__(self, observation_space, action_space, config: WPOConfig | None = None, **kwargs):
@@ -167,14 +184,3 @@ class WPOAgent(SACAgent):
         # tanh is a bijection, so the KL of the squashed policies is the KL of the Gaussians in u
         kl = gaussian_kl(mean_old, (2 * log_std_old).exp(), pi.mean, (2 * pi.log_std).exp())
         return self.trust.loss(surrogate, kl)
-
-    def state_dict(self):
-        state = super().state_dict()
-        if self.trust is not None:
-            state["trust_region"] = self.trust.full_state_dict()
-        return state
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        if self.trust is not None:
-            self.trust.load_full_state_dict(state["trust_region"])
