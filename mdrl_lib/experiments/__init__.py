@@ -46,6 +46,7 @@ EXPERIMENTS = {
     "diffusion_maxent": "mdrl_lib.experiments.diffusion_maxent",
     "diffusion_toy": "mdrl_lib.experiments.diffusion_toy",
     "dime": "mdrl_lib.experiments.dime",
+    "dime_dmc": "mdrl_lib.experiments.dime_dmc",
     "random_baseline": "mdrl_lib.experiments.random_baseline",
     "point_mass": "mdrl_lib.experiments.point_mass",
     "peer_check": "mdrl_lib.experiments.peer_check",
