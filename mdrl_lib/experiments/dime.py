@@ -45,14 +45,14 @@ NAME = "dime"
 REFERENCE_TASK = {"Ant-v5": "gym_ant_v3", "Humanoid-v5": "gym_humanoid_v3"}
 PUBLISHED_CRITIC = DIMEConfig().critic_hidden
 
-_SMOKE_AGENT = dict(score_hidden=(32, 32, 32), n_freq=16, time_hidden=16, critic_hidden=(32, 32), batch_size=32,
-                    learning_starts=100, buffer_size=10_000, n_steps=8)
+SMOKE_AGENT = dict(score_hidden=(32, 32, 32), n_freq=16, time_hidden=16, critic_hidden=(32, 32), batch_size=32,
+                   learning_starts=100, buffer_size=10_000, n_steps=8)
 
 #: Per-scale configuration; ``agent`` overrides the published :class:`DIMEConfig` (for the task).
 #: quick: 2 seeds x 24k steps side by side, about an hour on 2 cores with the narrow critic.
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"env": "Ant-v5", "seeds": [0], "total_steps": 300, "eval_every": 150, "eval_episodes": 1,
-              "max_episode_steps": 40, "agent": _SMOKE_AGENT, "probe_times": [0, 20, 39], "n_action_samples": 64},
+              "max_episode_steps": 40, "agent": SMOKE_AGENT, "probe_times": [0, 20, 39], "n_action_samples": 64},
     "quick": {"env": "Ant-v5", "seeds": [0, 1], "total_steps": 24_000, "eval_every": 3_000, "eval_episodes": 5,
               "max_episode_steps": 1000, "agent": {"critic_hidden": [256, 256], "buffer_size": 24_000},
               "probe_times": [0, 100, 500], "n_action_samples": 1000},

@@ -46,7 +46,7 @@ from mdrl_lib.agents import make_agent
 from mdrl_lib.agents.dime import SUPPORT_DMC, DIMEConfig
 from mdrl_lib.envs.dmc import DIME_TASKS, dmc_env_id
 from mdrl_lib.experiments import Run, RunContext, check_choices
-from mdrl_lib.experiments.dime import _SMOKE_AGENT, critic_label
+from mdrl_lib.experiments.dime import SMOKE_AGENT, critic_label
 from mdrl_lib.train import TrainConfig
 
 NAME = "dime_dmc"
@@ -72,7 +72,7 @@ _SMOKE_SAC = dict(hidden=(32, 32), batch_size=32, random_steps=100, buffer_size=
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"envs": ["cheetah-run", "walker-run"], "algos": list(ALGOS), "seeds": [0], "total_steps": 300,
               "eval_every": 150, "eval_episodes": 1, "max_episode_steps": 40,
-              "agent": {"DIME": _SMOKE_AGENT, "SAC": _SMOKE_SAC}},
+              "agent": {"DIME": SMOKE_AGENT, "SAC": _SMOKE_SAC}},
     "quick": {"envs": ["cheetah-run", "walker-run"], "algos": list(ALGOS), "seeds": [0, 1, 2], "total_steps": 48_000,
               "eval_every": 3_000, "eval_episodes": 5, "max_episode_steps": None,
               "agent": {"DIME": {"critic_hidden": [256, 256], "buffer_size": 48_000},
