@@ -295,6 +295,21 @@ def performance_profile_ci(
 # --- xarray: learning curves with bands ---
 
 
+def mean_of_last_evaluations(curve: xr.DataArray, by: str, last: int) -> xr.DataArray:
+    """Mean over the last ``last`` evaluated steps, taken separately for each value of dimension ``by``.
+
+    ``curve`` has a ``step`` dimension holding the union of several evaluation grids (e.g. envs or algorithms with
+    their own budgets, NaN where a group was never evaluated); a step counts for a group when any of its runs has
+    a value there. Returns ``curve`` without ``step`` (``by`` first).
+    """
+    out = []
+    for value in curve[by].values:
+        sub = curve.sel({by: value})
+        reached = sub.notnull().any([d for d in sub.dims if d != "step"])
+        out.append(sub.sel(step=reached).isel(step=slice(-last, None)).mean("step"))
+    return xr.concat(out, dim=by)
+
+
 def aggregate_over_seeds(
     data: xr.DataArray | xr.Dataset,
     dim: str = "seed",

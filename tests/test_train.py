@@ -21,6 +21,20 @@ def run_plain(config=CONFIG, seed=7, **kw):
     return train(make, UniformRandomAgent(make().action_space, seed=seed), config, progress=False, **kw)
 
 
+def kill_after_checkpoint(child: subprocess.Popen, ckpt_dir: Path, min_step: int) -> int:
+    """SIGKILL the training ``child`` once its checkpoint has reached ``min_step``; the step it was killed at."""
+    ckpt = ckpt_dir / "last.pt"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ckpt.exists() and torch.load(ckpt, weights_only=False)["step"] >= min_step:
+            break
+        assert child.poll() is None, "child finished before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    return torch.load(ckpt, weights_only=False)["step"]
+
+
 def test_same_seed_identical_dataset():
     a, b = run_plain(), run_plain()
     xr.testing.assert_identical(a, b)
@@ -34,16 +48,7 @@ def test_sigkill_and_resume_gives_identical_dataset(tmp_path):
     reference = run_plain()
     ckpt_dir = tmp_path / "ckpt"
     child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "_train_child.py"), str(ckpt_dir)])
-    ckpt = ckpt_dir / "last.pt"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if ckpt.exists() and torch.load(ckpt, weights_only=False)["step"] >= 750:
-            break
-        assert child.poll() is None, "child finished before it could be killed"
-        time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    killed_at = kill_after_checkpoint(child, ckpt_dir, 750)
     assert 750 <= killed_at < CONFIG.total_steps, killed_at
     resumed = run_plain(checkpoint_dir=ckpt_dir)
     xr.testing.assert_identical(resumed, reference)
@@ -124,16 +129,7 @@ def test_single_shot_sigkill_and_resume_gives_identical_dataset(tmp_path):
     ckpt_dir = tmp_path / "ckpt"
     child = subprocess.Popen([sys.executable, "-c", _SINGLE_SHOT_CHILD, str(ckpt_dir),
                               json.dumps(dataclasses.asdict(SINGLE_SHOT))])
-    ckpt = ckpt_dir / "last.pt"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if ckpt.exists() and torch.load(ckpt, weights_only=False)["step"] >= 750:
-            break
-        assert child.poll() is None, "child finished before it could be killed"
-        time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    killed_at = kill_after_checkpoint(child, ckpt_dir, 750)
     assert 750 <= killed_at < SINGLE_SHOT.total_steps, killed_at
     resumed = run(checkpoint_dir=ckpt_dir)
     xr.testing.assert_identical(resumed, reference)

@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import sys
 
+from _rekey import rekey_runs, with_note  # tools/_rekey.py (scripts run with tools/ on sys.path)
+
 from mdrl_lib.experiments import jobs_of
-from mdrl_lib.results import config_changes, config_sha, load_results, results_path, save_results
+from mdrl_lib.results import config_sha, load_results, results_path, save_results
 from mdrl_lib.utils import canonical_json
 
 NOTE = "run config migrated for SACConfig.critic_lr (= lr) and the alpha_lr default (unused with a fixed α)"
@@ -46,21 +48,7 @@ def migrate(name: str, check: bool = False) -> None:
     ds = load_results(path)
     cfg = json.loads(ds.attrs["config"])
     jobs = {job.key: job for job in jobs_of(name, cfg)[0]}
-    records = json.loads(ds.attrs["runs"])
-    stored = json.loads(ds.attrs["run_configs"])
-    new_configs, moved, kept = {}, 0, []
-    for rec in records:
-        job = jobs.get((canonical_json(rec["setting"]), int(rec["seed"])))
-        old = stored[rec["config"]]
-        new = json.loads(canonical_json(dict(job.config))) if job is not None else None
-        if job is not None and rec["config"] != job.sha and _allowed(old, new):
-            rec["config"] = job.sha
-            rec["migration"] = f"{rec['migration']}; {NOTE}" if rec.get("migration") else NOTE
-            moved += 1
-        elif job is not None and rec["config"] != job.sha:
-            kept.append(f"{rec['label']} seed {rec['seed']}: " +
-                        "; ".join(config_changes(old, new)[:3]))
-        new_configs[rec["config"]] = new if rec["config"] == getattr(job, "sha", None) else old
+    records, new_configs, moved, kept = rekey_runs(ds, jobs, _allowed, NOTE)
     print(f"{name}: {moved} run config(s) migrated, {len(kept)} left to re-train")
     for line in kept:
         print("   ", line)
@@ -69,8 +57,7 @@ def migrate(name: str, check: bool = False) -> None:
     ds.attrs["runs"] = canonical_json(records)
     ds.attrs["run_configs"] = canonical_json(new_configs)
     assert all(config_sha(v) == k for k, v in json.loads(ds.attrs["run_configs"]).items())
-    previous = ds.attrs.get("migration", "")
-    ds.attrs["migration"] = f"{previous}; {NOTE}" if previous else NOTE
+    ds.attrs["migration"] = with_note(ds.attrs.get("migration"), NOTE)
     save_results(ds, path)
 
 

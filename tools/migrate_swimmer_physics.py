@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import sys
 
+from _rekey import rekey_runs, with_note  # tools/_rekey.py (scripts run with tools/ on sys.path)
+
 from mdrl_lib.experiments import experiment_config, jobs_of
-from mdrl_lib.results import config_changes, config_sha, load_results, results_path, save_results
+from mdrl_lib.results import config_sha, load_results, results_path, save_results
 from mdrl_lib.utils import canonical_json
 
 NAME, SCALE, PHYSICS = "swimmer_alpha", "quick", "mujoco3"
@@ -51,21 +53,7 @@ def migrate(check: bool = False) -> int:
         raise SystemExit(f"SIZES[{SCALE!r}] resolves inertia {current['inertia']!r}; this migration records "
                          f"{PHYSICS!r} (the stored runs' physics), so it must run while quick still uses it")
     jobs = {job.key: job for job in jobs_of(NAME, current)[0]}
-    records = json.loads(ds.attrs["runs"])
-    stored = json.loads(ds.attrs["run_configs"])
-    new_configs, moved, kept = {}, 0, []
-    for rec in records:
-        job = jobs.get((canonical_json(rec["setting"]), int(rec["seed"])))
-        old = stored[rec["config"]]
-        new = json.loads(canonical_json(dict(job.config))) if job is not None else None
-        if job is not None and rec["config"] != job.sha and _allowed(old, new):
-            rec["config"] = job.sha
-            rec["migration"] = f"{rec['migration']}; {NOTE}" if rec.get("migration") else NOTE
-            moved += 1
-        elif job is None or rec["config"] != job.sha:
-            kept.append(f"{rec['label']} seed {rec['seed']}: " + ("; ".join(config_changes(old, new)[:3])
-                                                                   if job is not None else "not in the grid"))
-        new_configs[rec["config"]] = new if job is not None and rec["config"] == job.sha else old
+    records, new_configs, moved, kept = rekey_runs(ds, jobs, _allowed, NOTE)
     old_cfg = json.loads(ds.attrs["config"])
     cfg_moves = "inertia" not in old_cfg and {**old_cfg, "inertia": PHYSICS} == current
     print(f"{NAME} [{SCALE}]: {moved} of {len(records)} run config(s) migrated, {len(kept)} left to re-train; "
@@ -80,8 +68,7 @@ def migrate(check: bool = False) -> int:
     ds.attrs["run_configs"] = canonical_json(new_configs)
     if cfg_moves:
         ds.attrs["config"] = canonical_json(current)
-    previous = ds.attrs.get("migration", "")
-    ds.attrs["migration"] = f"{previous}; {NOTE}" if previous else NOTE
+    ds.attrs["migration"] = with_note(ds.attrs.get("migration"), NOTE)
     save_results(ds, path)
     return verify()
 

@@ -172,7 +172,7 @@ MUTATIONS = [
              "torch.where(kl.detach() > bound, surrogate", "trust region: clipped mode's condition flipped"),
     Mutation("wpo-lagrange-sign", "wpo.py", "return -(log_lambda.exp() * (kl.detach().mean() - bound))",
              "return (log_lambda.exp() * (kl.detach().mean() - bound))", "trust region: sign of the λ loss"),
-    Mutation("diffwpo-kl-times-K", "diff_wpo.py", "kl = self.K * gaussian_kl(", "kl = gaussian_kl(",
+    Mutation("diffwpo-kl-times-K", "diff_wpo.py", "return self.K * gaussian_kl(", "return gaussian_kl(",
              "DiffWPO trust region: KL of one step not multiplied by K"),
     Mutation("wpo-min-to-mean", "wpo.py", "torch.tanh(u)], -1)).squeeze(-1).min(0).values",
              "torch.tanh(u)], -1)).squeeze(-1).mean(0)", "WPO agent: min of the twin critics' ∇Q → mean"),

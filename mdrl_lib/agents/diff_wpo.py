@@ -56,12 +56,9 @@ class DiffWPOAgent(TrustRegionState, DiffSACAgent):
         grad_q = torch.autograd.grad(q.sum(), x)[0]
         log_q, log_p = self.policy.step_log_probs(z["obs"], z["x"], z["k"], x)
         score = torch.autograd.grad((log_q - log_p).sum(), x, create_graph=True)[0]
-        surrogate = wpo_surrogate(score, grad_q, alpha)
-        if self.trust is None:
-            return surrogate.mean()
-        self.trust.refresh_if_due(self.policy)
-        with torch.no_grad():
-            mean_old, var_old = self.trust.old.kernel(z["obs"], z["x"], z["k"])
-        mean, var = self.policy.kernel(z["obs"], z["x"], z["k"])
-        kl = self.K * gaussian_kl(mean_old, var_old, mean, var)
-        return self.trust.loss(surrogate, kl)
+
+        def kl_to(old) -> torch.Tensor:  # K × the KL of one denoising kernel at (s, x_k, k)
+            return self.K * gaussian_kl(*old.kernel(z["obs"], z["x"], z["k"]),
+                                        *self.policy.kernel(z["obs"], z["x"], z["k"]))
+
+        return self.trust_region_loss(wpo_surrogate(score, grad_q, alpha), self.policy, kl_to)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -156,6 +157,15 @@ class TrustRegionState:
         if self.trust is not None:
             self.trust.load_full_state_dict(state["trust_region"])
 
+    def trust_region_loss(self, surrogate: torch.Tensor, policy: nn.Module,
+                          kl_to: Callable[[nn.Module], torch.Tensor]) -> torch.Tensor:
+        """The batch loss of a per-sample ``surrogate``: its mean without a trust region; else the frozen copy is
+        refreshed from ``policy`` when due and ``kl_to(frozen copy)`` gives the per-sample KL of the clipped loss."""
+        if self.trust is None:
+            return surrogate.mean()
+        self.trust.refresh_if_due(policy)
+        return self.trust.loss(surrogate, kl_to(self.trust.old))
+
 
 class WPOAgent(TrustRegionState, SACAgent):
     """WPO with entropy on SAC's off-policy machinery; only :meth:`policy_loss` differs from SAC."""
@@ -175,12 +185,9 @@ class WPOAgent(TrustRegionState, SACAgent):
         grad_q = torch.autograd.grad(q.sum(), u)[0]
         log_pi = self.actor.log_prob(u, pi.mean, pi.log_std)  # θ enters through mean and log_std
         score = torch.autograd.grad(log_pi.sum(), u, create_graph=True)[0]
-        surrogate = wpo_surrogate(score, grad_q, alpha)
-        if self.trust is None:
-            return surrogate.mean()
-        self.trust.refresh_if_due(self.actor)
-        with torch.no_grad():
-            mean_old, log_std_old = self.trust.old(obs)
-        # tanh is a bijection, so the KL of the squashed policies is the KL of the Gaussians in u
-        kl = gaussian_kl(mean_old, (2 * log_std_old).exp(), pi.mean, (2 * pi.log_std).exp())
-        return self.trust.loss(surrogate, kl)
+
+        def kl_to(old: nn.Module) -> torch.Tensor:  # tanh is a bijection: the KL of the Gaussians in u
+            mean_old, log_std_old = old(obs)
+            return gaussian_kl(mean_old, (2 * log_std_old).exp(), pi.mean, (2 * pi.log_std).exp())
+
+        return self.trust_region_loss(wpo_surrogate(score, grad_q, alpha), self.actor, kl_to)

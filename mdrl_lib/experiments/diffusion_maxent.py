@@ -36,6 +36,7 @@ import xarray as xr
 from mdrl_lib.agents import make_agent
 from mdrl_lib.envs import make_env
 from mdrl_lib.experiments import Run, RunContext, check_choices
+from mdrl_lib.stats import mean_of_last_evaluations
 from mdrl_lib.train import TrainConfig
 
 NAME = "diffusion_maxent"
@@ -131,13 +132,7 @@ def env_steps(cfg: dict[str, Any], env: str) -> int:
 def final_scores(ds: xr.Dataset, last: int = 2) -> xr.DataArray:
     """Mean evaluation return over each env's last ``last`` evaluation points and the episodes:
     ``(env, algo, K, seed)`` (envs may have different budgets; steps an env never reached are skipped)."""
-    ret = ds["eval_return"].mean("eval_episode")
-    out = []
-    for env in ds.env.values:
-        sub = ret.sel(env=env)
-        reached = sub.notnull().any([d for d in sub.dims if d != "step"])
-        out.append(sub.sel(step=reached).isel(step=slice(-last, None)).mean("step"))
-    return xr.concat(out, dim="env")
+    return mean_of_last_evaluations(ds["eval_return"].mean("eval_episode"), "env", last)
 
 
 def comparison_table(ds: xr.Dataset, last: int = 2) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ import xarray as xr
 
 from mdrl_lib.agents import make_agent
 from mdrl_lib.experiments import Run, RunContext, check_choices
+from mdrl_lib.stats import mean_of_last_evaluations, stratified_bootstrap_ci
 from mdrl_lib.train import TrainConfig, evaluate
 
 NAME = "peer_check"
@@ -193,20 +194,13 @@ def _sb3_sac_class(sb3):
 def final_returns(ds: xr.Dataset, last: int = 3) -> xr.DataArray:
     """Final return of each run: the mean deterministic evaluation return over its last ``last`` evaluations
     (one evaluation point is noisy — a balanced pendulum can fall once), ``(env, algo, impl, seed)``."""
-    curve = ds["eval_return"].mean("eval_episode")
-    out = []
-    for algo in ds.algo.values:  # SAC and PPO have their own evaluation steps
-        sub = curve.sel(algo=algo)
-        reached = sub.notnull().any([d for d in sub.dims if d != "step"])
-        out.append(sub.sel(step=reached).isel(step=slice(-last, None)).mean("step"))
-    return xr.concat(out, dim="algo")
+    # SAC and PPO have their own evaluation steps
+    return mean_of_last_evaluations(ds["eval_return"].mean("eval_episode"), "algo", last)
 
 
 def comparison(ds: xr.Dataset, *, n_boot: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
     """Per (env, algo): IQM over seeds of the final return (:func:`final_returns`) of ours and SB3's with 95 %
     stratified-bootstrap intervals, and whether ours is not worse (the intervals overlap or ours is higher)."""
-    from mdrl_lib.stats import stratified_bootstrap_ci
-
     fr = final_returns(ds)
     rows = []
     for env in ds.env.values:
