@@ -274,6 +274,24 @@ def dime_rows(ds: xr.Dataset) -> list[Row]:
     return rows
 
 
+def dime_dmc_rows(ds: xr.Dataset) -> list[Row]:
+    """DIME on DeepMind Control: per task, our evaluation return at each published grid step we reached, against
+    the authors' 10 seeds (the SAC baseline has no published curve, so no row)."""
+    from mdrl_lib.experiments.dime_dmc import grid_comparison
+
+    cmp = grid_comparison(ds)
+    rows = []
+    if "DIME" not in ds.algo.values:
+        return rows
+    for env in cmp.env.values.tolist():
+        task = json.loads(ds.attrs["reference_task"])[env]
+        pub = references.published_curve(task)
+        for step in cmp.step.values.tolist():
+            rows.append(_range_row("dime", "21 · DIME on DMC", f"{env} ({ds.attrs['critic']}) vs {task}: evaluation "
+                                   "return", cmp.ours.sel(env=env, algo="DIME", step=step).values, pub, int(step)))
+    return rows
+
+
 #: experiment -> the function that builds its rows (the order of REPRODUCTION.md)
 ROWS = {"point_mass": point_mass_rows, "swimmer_alpha": swimmer_alpha_rows,
         "diffusion_maxent": diffusion_maxent_rows, "diffusion_toy": diffusion_toy_rows, "dime": dime_rows}

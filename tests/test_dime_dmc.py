@@ -64,3 +64,55 @@ def test_quick_config_resolves_without_training():
     paper = experiment_config("dime_dmc", "paper")
     assert len(paper["seeds"]) == 10 and paper["total_steps"] == 1_000_000
     assert exp.resolve({"env": "walker-run", "algo": "DIME"}, paper).agent.is_published
+
+
+def _fake_results(values):
+    """A dime_dmc-shaped Dataset whose evaluation return at 24k and 48k is ``values[env][algo]`` (per seed)."""
+    import xarray as xr
+
+    envs, algos, seeds = ["cheetah-run", "walker-run"], ["DIME", "SAC"], [0, 1]
+    ret = np.zeros((2, 2, 2, 3, 2))
+    for i, e in enumerate(envs):
+        for j, a in enumerate(algos):
+            ret[i, j, :, 1:, :] = np.asarray(values[e][a], dtype=float)[:, :, None]
+    return xr.Dataset({"eval_return": (("env", "algo", "seed", "step", "eval_episode"), ret)},
+                      coords={"env": envs, "algo": algos, "seed": seeds, "step": [0, 24_000, 48_000],
+                              "eval_episode": [0, 1]})
+
+
+def test_grid_comparison_places_each_seed_among_the_published_seeds():
+    pub = {e: exp.published_at_grid(e, [24_000, 48_000]).transpose("seed", "step").values
+           for e in ("cheetah-run", "walker-run")}
+    above, below = {e: p.max(0) + 1.0 for e, p in pub.items()}, {e: p.min(0) - 1.0 for e, p in pub.items()}
+    median = {e: np.sort(p, 0)[4] + 1e-3 for e, p in pub.items()}  # just above the 5th of 10 seeds
+    values = {e: {"DIME": [above[e], below[e]], "SAC": [median[e], median[e]]} for e in pub}
+    cmp = exp.grid_comparison(_fake_results(values))
+    assert list(cmp.step.values) == [24_000, 48_000]
+    q = cmp.our_quantile
+    assert (q.sel(algo="DIME", seed=0) == 1.0).all() and (q.sel(algo="DIME", seed=1) == 0.0).all()
+    np.testing.assert_allclose(q.sel(algo="SAC").values, 0.5)
+    for e, p in pub.items():
+        np.testing.assert_allclose(cmp.published_median.sel(env=e).values, np.median(p, 0))
+        np.testing.assert_allclose(cmp.published_min.sel(env=e).values, p.min(0))
+        np.testing.assert_allclose(cmp.ours.sel(env=e, algo="DIME", seed=0).values, above[e])
+    # shorter than one grid point: nothing to compare, no error
+    short = _fake_results(values).sel(step=[0])
+    assert exp.grid_comparison(short).sizes["step"] == 0
+
+
+def test_scorecard_rows_compare_dime_with_the_published_range_at_each_grid_step():
+    import json
+
+    from mdrl_lib import scorecard
+
+    pub = {e: exp.published_at_grid(e, [24_000, 48_000]).transpose("seed", "step").values
+           for e in ("cheetah-run", "walker-run")}
+    values = {e: {"DIME": [p.max(0) + 50.0, p.max(0) + 60.0], "SAC": [p.min(0), p.min(0)]} for e, p in pub.items()}
+    ds = _fake_results(values).assign_attrs(reference_task=json.dumps(exp.REFERENCE_TASK), critic="narrow critic")
+    rows = scorecard.dime_dmc_rows(ds)
+    assert len(rows) == 4 and all(r.rule == "range" for r in rows)
+    assert all(r.verdict == "outside" for r in rows)  # both seeds above every published seed
+    assert "cheetah-run" in rows[0].claim and "24,000 steps" in rows[0].claim and "0/2 inside" in rows[0].ours
+    inside = _fake_results({e: {"DIME": [np.median(p, 0)] * 2, "SAC": [p.min(0)] * 2} for e, p in pub.items()})
+    rows = scorecard.dime_dmc_rows(inside.assign_attrs(ds.attrs))
+    assert all(r.verdict == "inside" for r in rows) and "2/2 inside" in rows[0].ours

@@ -15,7 +15,8 @@ step); both include the contact cost (weight 5e-4), but under mujoco-py with MuJ
 forces read as zeros (openai/gym#1636), so v3's contact observations and cost were likely zero in practice.
 Returns are therefore
 close but not identical in scale. DeepMind Control tasks, which have not changed since the authors' runs, are
-available as ``mdrl/dmc-<domain>-<task>-v0`` (:mod:`mdrl_lib.envs.dmc`); DIME runs on them are issue 15's next step.
+available as ``mdrl/dmc-<domain>-<task>-v0`` (:mod:`mdrl_lib.envs.dmc`); DIME and SAC on them are
+:mod:`mdrl_lib.experiments.dime_dmc`.
 
 Protocol (docs/methods/dime.md §1.4, §4): evaluation every 3,000 steps with 5 *stochastic* episodes (the grid
 the authors published is every 8th of these: 24k, 48k, ...); the loop evaluates at step 0 where the authors logged

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from mdrl_lib import references
@@ -144,6 +145,35 @@ def published_at_grid(env: str, steps: Sequence[int] | None = None) -> xr.DataAr
     check_choices("DMC task", [env], list(REFERENCE_TASK))
     curve = references.published_curve(REFERENCE_TASK[env])
     return curve if steps is None else curve.sel(step=[int(s) for s in steps])
+
+
+def grid_comparison(ds: xr.Dataset, grid_step: int = references.DIME_GRID_STEP) -> xr.Dataset:
+    """Ours against the authors' 10 seeds at every published grid point we reached.
+
+    Variables: ``ours(env, algo, seed, step)`` (:func:`ours_at_grid`); ``our_quantile(env, algo, seed, step)``, the
+    fraction of the published seeds below ours at the same step (:func:`mdrl_lib.plotting.published_quantile`:
+    0 = below all, 1 = above all, ties half); ``published_median``, ``published_min``, ``published_max``
+    ``(env, step)`` over the published seeds. Empty ``step`` when the runs are shorter than one grid point.
+    """
+    from mdrl_lib.plotting import published_quantile
+
+    ours = ours_at_grid(ds, grid_step)
+    steps = [int(s) for s in ours.step.values]
+    quantile = xr.full_like(ours, np.nan)
+    stats = {k: xr.DataArray(np.full((ours.sizes["env"], len(steps)), np.nan), dims=("env", "step"),
+                             coords={"env": ours.env, "step": ours.step}) for k in ("median", "min", "max")}
+    for env in ours.env.values.tolist():
+        pub = published_at_grid(env, steps).transpose("seed", "step")
+        for k, fn in (("median", np.median), ("min", np.min), ("max", np.max)):
+            stats[k].loc[{"env": env}] = fn(pub.values, axis=0)
+        for step in steps:
+            o = ours.sel(env=env, step=step)  # (algo, seed)
+            q = published_quantile(o.values.ravel(), pub.sel(step=step).values).reshape(o.shape)
+            quantile.loc[{"env": env, "step": step}] = xr.DataArray(q, dims=o.dims, coords=o.coords)
+    quantile.attrs = {"long_name": "quantile of our seed among the published seeds at the same step",
+                      "definition": "fraction of published seeds below ours (ties half): 0 below all, 1 above all"}
+    return xr.Dataset({"ours": ours, "our_quantile": quantile, **{f"published_{k}": v for k, v in stats.items()}},
+                      attrs={"grid_step": grid_step, "published_seeds": references.DIME_SEEDS})
 
 
 def finish(ds: xr.Dataset, cfg: dict[str, Any]) -> xr.Dataset:
