@@ -1,5 +1,7 @@
 """MaxDiff / NN-MPPI agents: smoke runs on both environments, exact kill-and-resume, bad input."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,8 +16,6 @@ SMALL = {"samples": 16, "horizon": 6}
 
 
 def small(cfg, batch=16):
-    from dataclasses import replace
-
     return replace(cfg, model=replace(cfg.model, batch_size=batch))
 
 
@@ -101,8 +101,10 @@ def test_sarsa_buffer_stores_next_action_and_done():
 
 
 def test_bad_configs_are_rejected():
-    with pytest.raises(ValueError, match="unknown environment 'ant'.*point_mass, swimmer"):
-        maxdiff_config("ant")
+    with pytest.raises(ValueError, match="unknown environment 'hopper'.*point_mass, swimmer, half_cheetah, ant"):
+        maxdiff_config("hopper")
+    with pytest.raises(ValueError, match="no single-shot MaxDiff settings for 'point_mass'; valid: swimmer, "):
+        maxdiff_config("point_mass", beta=1.0, single_shot=True)
     with pytest.raises(ValueError, match="depend on beta"):
         maxdiff_config("point_mass")
     with pytest.raises(ValueError, match=r"unknown planner setting\(s\) \['sample'\]"):
@@ -111,3 +113,29 @@ def test_bad_configs_are_rejected():
         MPPIAgent(10, 2, maxdiff_config("swimmer"), seed=0, device="cpu")
     with pytest.raises(ValueError, match="without NN-MPPI's control-variance"):
         MaxDiffAgent(10, 2, mppi_config("swimmer"), seed=0, device="cpu")
+
+
+def test_published_rows_of_halfcheetah_and_ant():
+    """docs/methods/maxdiff.md §4.2: episodic and single-shot rows; NN-MPPI derives from MaxDiff's."""
+    hc = maxdiff_config("half_cheetah")
+    p, m = hc.planner, hc.model
+    assert (p.horizon, p.samples, p.lam, p.alpha, p.explr_dims, p.explr_weights, p.window) == \
+           (10, 500, 0.5, 5.0, (0, 1, 9, 10), (1.0, 1.0, 0.05, 0.05), False)
+    assert (m.hidden, m.lr, m.batch_size, m.model_iter, hc.buffer_size) == ((200, 200), 3e-4, 256, 5, 1_000_000)
+    assert maxdiff_config("half_cheetah", single_shot=True) == replace(hc, planner=replace(p, samples=1000))
+    ant = maxdiff_config("ant")
+    p, m = ant.planner, ant.model
+    assert (p.horizon, p.samples, p.lam, p.alpha, p.explr_dims, p.explr_weights) == \
+           (20, 1000, 0.5, 5.0, (0, 1, 2), (1.0, 1.0, 0.005))
+    assert (m.hidden, m.lr, m.batch_size, m.model_iter) == ((512, 512, 512), 3e-4, 256, 5)
+    assert maxdiff_config("ant", single_shot=True) == replace(ant, planner=replace(p, alpha=15.0))
+    sw = maxdiff_config("swimmer", single_shot=True)
+    assert (sw.planner.samples, sw.planner.alpha, sw.planner.window, sw.model.model_iter) == (1000, 50.0, True, 10)
+    assert maxdiff_config("ant", samples=250).planner.samples == 250  # overrides win over the row
+    for env, single, samples in (("half_cheetah", False, 500), ("half_cheetah", True, 1000), ("ant", False, 1000),
+                                 ("ant", True, 1000), ("swimmer", True, 1000)):
+        mp = mppi_config(env, single_shot=single)
+        md = maxdiff_config(env, single_shot=single)
+        assert mp.planner.samples == samples and mp.planner.alpha == 0 and mp.planner.control_variance
+        assert mp.planner.explr_dims is None and not mp.planner.window and mp.alpha_schedule == ()
+        assert (mp.planner.horizon, mp.planner.lam, mp.model) == (md.planner.horizon, md.planner.lam, md.model)

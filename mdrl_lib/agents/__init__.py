@@ -39,15 +39,26 @@ class RandomConfig:
     """The uniform-random agent has no hyperparameters."""
 
 
+#: (id substring, maxdiff_config name, observation size with the root position kept) of the environments with
+#: published MaxDiff/NN-MPPI settings (docs/methods/maxdiff.md §3, §4.2): their exploration dims index that layout
+_MODEL_BASED_ENVS = (("PointMass", "point_mass", 4), ("Swimmer", "swimmer", 10), ("HalfCheetah", "half_cheetah", 18),
+                     ("Ant", "ant", 29))
+
+
 def _model_based_env(env: gym.Env) -> tuple[str, float | None]:
     """``(name, beta)`` of an environment with published MaxDiff settings (``maxdiff_config``)."""
     env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
-    if "PointMass" in env_id:
-        return "point_mass", float(env.unwrapped.beta)
-    if "Swimmer" in env_id:
-        return "swimmer", None
-    raise ValueError(f"no published MaxDiff/NN-MPPI settings for environment {env_id!r}; valid: "
-                     "mdrl/PointMass-v0, mdrl/SwimmerHeavy-v0, mdrl/SwimmerLight-v0")
+    match = next(((name, size) for key, name, size in _MODEL_BASED_ENVS if key in env_id), None)
+    if match is None:
+        raise ValueError(f"no published MaxDiff/NN-MPPI settings for environment {env_id!r}; valid: "
+                         "mdrl/PointMass-v0, mdrl/SwimmerHeavy-v0, mdrl/SwimmerLight-v0, HalfCheetah-v5 (with "
+                         "exclude_current_positions_from_observation=False), mdrl/AntMaxDiff-v0")
+    name, size = match
+    if env.observation_space.shape != (size,):
+        raise ValueError(f"the published {name} settings need the {size}-number observation with the root position "
+                         f"kept (docs/methods/maxdiff.md §3); {env_id!r} observes {env.observation_space.shape} "
+                         "(HalfCheetah-v5: exclude_current_positions_from_observation=False; Ant: mdrl/AntMaxDiff-v0)")
+    return name, float(env.unwrapped.beta) if name == "point_mass" else None
 
 
 def _preset(name: str, env: gym.Env, preset: str):

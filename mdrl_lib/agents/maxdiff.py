@@ -41,7 +41,9 @@ from mdrl_lib.planners.mppi import MPPIPlanner, PlannerConfig
 from mdrl_lib.utils import get_device
 
 #: environments with published settings (§4.2)
-ENVS = ("point_mass", "swimmer")
+ENVS = ("point_mass", "swimmer", "half_cheetah", "ant")
+#: environments with a published single-shot row (§4.2, §5.7)
+SINGLE_SHOT_ENVS = ("swimmer", "half_cheetah", "ant")
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,24 @@ class MaxDiffConfig:
         return asdict(self)
 
 
-def maxdiff_config(env: str, *, beta: float | None = None, **planner_overrides) -> MaxDiffConfig:
-    """The published MaxDiff settings for ``env`` (§4.2).
+def maxdiff_config(env: str, *, beta: float | None = None, single_shot: bool = False,
+                   **planner_overrides) -> MaxDiffConfig:
+    """The published MaxDiff settings for ``env`` (§4.2), episodic or (``single_shot=True``) single-shot.
 
     ``point_mass``: H 30, K 500, λ 0.5, all 4 state dims with weights [1, 1, .01, .01], 128×2 MLP, lr 5e-4,
     buffer 3e5, α 0.5 for the first 1000 steps then 5 (β = 0.001: 0.2 for 500 steps then 25).
     ``swimmer``: H 40, K 500, λ 0.1, dims (x, y, ẋ, ẏ) = [0, 1, 5, 6] with weights [1, 1, .05, .05],
-    200×2 MLP, lr 3e-4, α 100 (the headline value; the YAML's 10 was not what the figures used).
+    200×2 MLP, lr 3e-4, batch 128, α 100 (the headline value; the YAML's 10 was not what the figures used).
+    ``half_cheetah``: H 10, K 500, λ 0.5, α 5, dims (x, z, ẋ, ż) = [0, 1, 9, 10] with weights [1, 1, .05, .05],
+    200×2 MLP, lr 3e-4, batch 256.
+    ``ant``: H 20, K 1000, λ 0.5, α 5, dims (x, y, z) = [0, 1, 2] with weights [1, 1, .005], 512×3 MLP, lr 3e-4,
+    batch 256. Every row: 5 model updates per step, buffer 1e6 (but the point mass), σ 0.3.
+
+    ``single_shot=True`` gives the single-shot rows (no resets, §2.6): the light Swimmer with K 1000, α 50, the
+    windowed entropy and 10 model updates per step; HalfCheetah with K 1000; Ant with α 15 (there is no
+    single-shot point mass). The dims index the observation with the root position kept
+    (``exclude_current_positions_from_observation=False``, §3).
+
     ``planner_overrides`` replace :class:`PlannerConfig` fields (e.g. ``samples``, ``horizon`` for smoke runs).
     α itself lives in exactly two fields, with one meaning each: ``planner.alpha`` is the α the agent starts
     with, ``alpha_schedule`` the (step, α) switches after it. To train the Swimmer at another α override
@@ -87,6 +100,10 @@ def maxdiff_config(env: str, *, beta: float | None = None, **planner_overrides) 
     (:func:`mdrl_lib.agents.make_agent` takes both as nested overrides).
     """
     _check_planner_overrides(planner_overrides)
+    if env not in ENVS:
+        raise ValueError(f"unknown environment {env!r} for MaxDiff settings; valid: {', '.join(ENVS)}")
+    if single_shot and env not in SINGLE_SHOT_ENVS:
+        raise ValueError(f"no single-shot MaxDiff settings for {env!r}; valid: {', '.join(SINGLE_SHOT_ENVS)}")
     if env == "point_mass":
         if beta is None:
             raise ValueError("the point-mass settings depend on beta; pass beta= (paper: 1, 0.1, 0.01, 0.001)")
@@ -102,8 +119,19 @@ def maxdiff_config(env: str, *, beta: float | None = None, **planner_overrides) 
     if env == "swimmer":
         planner = PlannerConfig(horizon=40, samples=500, lam=0.1, alpha=100.0,
                                 explr_dims=(0, 1, 5, 6), explr_weights=(1.0, 1.0, 0.05, 0.05))
-        return MaxDiffConfig(planner=replace(planner, **planner_overrides), model=ModelConfig(hidden=(200, 200)))
-    raise ValueError(f"unknown environment {env!r} for MaxDiff settings; valid: {', '.join(ENVS)}")
+        model = ModelConfig(hidden=(200, 200))
+        if single_shot:
+            planner = replace(planner, samples=1000, alpha=50.0, window=True)
+            model = replace(model, model_iter=10)
+    elif env == "half_cheetah":
+        planner = PlannerConfig(horizon=10, samples=1000 if single_shot else 500, lam=0.5, alpha=5.0,
+                                explr_dims=(0, 1, 9, 10), explr_weights=(1.0, 1.0, 0.05, 0.05))
+        model = ModelConfig(hidden=(200, 200), lr=3e-4, batch_size=256, model_iter=5)
+    else:  # ant
+        planner = PlannerConfig(horizon=20, samples=1000, lam=0.5, alpha=15.0 if single_shot else 5.0,
+                                explr_dims=(0, 1, 2), explr_weights=(1.0, 1.0, 0.005))
+        model = ModelConfig(hidden=(512, 512, 512), lr=3e-4, batch_size=256, model_iter=5)
+    return MaxDiffConfig(planner=replace(planner, **planner_overrides), model=model)
 
 
 class ModelBasedAgent:

@@ -16,12 +16,16 @@ import torch
 from mdrl_lib.agents.maxdiff import MaxDiffConfig, ModelBasedAgent, maxdiff_config
 
 
-def mppi_config(env: str, *, beta: float | None = None, control_variance: bool = True, **planner_overrides
-                ) -> MaxDiffConfig:
-    """The published NN-MPPI settings for ``env``: MaxDiff's (:func:`maxdiff_config`) with α = 0 and no
-    α schedule, plus the control prior (``control_variance=False`` drops it: then MaxDiff at α = 0)."""
-    cfg = maxdiff_config(env, beta=beta, **planner_overrides)
-    planner = replace(cfg.planner, alpha=0.0, explr_weights=None, explr_dims=None,
+def mppi_config(env: str, *, beta: float | None = None, single_shot: bool = False, control_variance: bool = True,
+                **planner_overrides) -> MaxDiffConfig:
+    """The published NN-MPPI settings for ``env`` (docs/methods/maxdiff.md §4.2): MaxDiff's
+    (:func:`maxdiff_config`, episodic or ``single_shot``) with α = 0, no α schedule, no exploration dims or
+    entropy window, plus the control prior (``control_variance=False`` drops it: then MaxDiff at α = 0).
+
+    So NN-MPPI has MaxDiff's horizon, samples, λ and model everywhere: e.g. HalfCheetah K 500 (single-shot
+    1000), Ant K 1000, single-shot Swimmer K 1000 with 10 model updates per step."""
+    cfg = maxdiff_config(env, beta=beta, single_shot=single_shot, **planner_overrides)
+    planner = replace(cfg.planner, alpha=0.0, explr_weights=None, explr_dims=None, window=False,
                       control_variance=control_variance)
     return replace(cfg, planner=planner, alpha_schedule=())
 

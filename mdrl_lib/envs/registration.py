@@ -14,6 +14,8 @@ _register("mdrl/SwimmerHeavy-v0", "mdrl_lib.envs.swimmer:SwimmerEnv", max_episod
           kwargs={"tail_density": 1000.0})
 _register("mdrl/SwimmerLight-v0", "mdrl_lib.envs.swimmer:SwimmerEnv", max_episode_steps=1000,
           kwargs={"tail_density": 100.0})
+# The authors' Ant ("AntEnv_v3", §3): gymnasium Ant-v5, qpos+qvel observed, x-velocity reward, upside-down termination.
+_register("mdrl/AntMaxDiff-v0", "mdrl_lib.envs.ant:AntMaxDiffEnv", max_episode_steps=1000)
 
 # Diffusion MaxEnt RL (docs/methods/diffmaxent.md §4.2): one-step task with a known multimodal Boltzmann policy.
 _register("mdrl/MultimodalBandit-v0", "mdrl_lib.envs.bandit:MultimodalBanditEnv")

@@ -43,6 +43,7 @@ from mdrl_lib.train import TrainConfig, config_key
 
 #: experiment name -> module under mdrl_lib.experiments
 EXPERIMENTS = {
+    "cheetah_ant": "mdrl_lib.experiments.cheetah_ant",
     "diffusion_maxent": "mdrl_lib.experiments.diffusion_maxent",
     "diffusion_toy": "mdrl_lib.experiments.diffusion_toy",
     "dime": "mdrl_lib.experiments.dime",

@@ -12,9 +12,11 @@ reward summed over each consecutive 1000-step chunk (``chunk``). The environment
 * HalfCheetah (gymnasium ``HalfCheetah-v5`` with the root x kept in the observation, 18 numbers as the authors'
   v3): MaxDiff α = 5 on (x, z, ẋ, ż) = dims [0, 1, 9, 10] with weights [1, 1, .05, .05], NN-MPPI; both H = 10,
   K = 1000, λ = 0.5, 5 model updates per step, batch 256, 200×2 model; SAC 256×2, batch 256, reward scale 5.
-  ``mdrl_lib.agents.maxdiff_config`` has no HalfCheetah row, so :func:`model_based_config` holds it. Actions are
-  clipped to [−1, 1] before the simulator (:class:`ClipActions`), as the authors' ``NormalizedActions`` does:
-  gymnasium's HalfCheetah would charge its control cost on the unclipped planner action.
+  Actions are clipped to [−1, 1] before the simulator (:class:`ClipActions`), as the authors' ``NormalizedActions``
+  does: gymnasium's HalfCheetah would charge its control cost on the unclipped planner action.
+
+The model-based settings are the single-shot rows of :func:`mdrl_lib.agents.maxdiff.maxdiff_config` and
+:func:`mdrl_lib.agents.nn_mppi.mppi_config` (``single_shot=True``; :func:`model_based_config`).
 
 Kept per run: ``chunk_return(chunk_step)`` (each chunk's reward sum, ``chunk_step`` its last step),
 ``best_return(chunk_step)`` (their running maximum: the published curves, §5.2) and ``final_x``, the root x position
@@ -32,13 +34,11 @@ import numpy as np
 import xarray as xr
 
 from mdrl_lib.agents import make_agent
-from mdrl_lib.agents.maxdiff import MaxDiffAgent, MaxDiffConfig, maxdiff_config
-from mdrl_lib.agents.nn_mppi import MPPIAgent, mppi_config
+from mdrl_lib.agents.maxdiff import MaxDiffConfig, maxdiff_config
+from mdrl_lib.agents.nn_mppi import mppi_config
 from mdrl_lib.envs.swimmer import INERTIA_MODELS
 from mdrl_lib.experiments import Run, RunContext, check_choices
 from mdrl_lib.experiments.point_mass import PAPER_SEEDS, curve_grid, learning_curve
-from mdrl_lib.models.dynamics import ModelConfig
-from mdrl_lib.planners.mppi import PlannerConfig
 from mdrl_lib.train import TrainConfig
 
 NAME = "single_shot"
@@ -90,34 +90,21 @@ def model_based_config(algo: str, env: str, planner: dict[str, Any] | None = Non
                        batch_size: int | None = None) -> MaxDiffConfig:
     """The single-shot MaxDiff / NN-MPPI settings of §4.2 for ``env`` (``planner``: overrides, e.g. for smoke runs).
 
-    Swimmer: the library's published Swimmer settings (:func:`~mdrl_lib.agents.maxdiff.maxdiff_config`,
-    :func:`~mdrl_lib.agents.nn_mppi.mppi_config`) with K = 1000, 10 model updates per step and, for MaxDiff, α = 50
-    and the windowed entropy. HalfCheetah: H = 10, K = 1000, λ = 0.5, α = 5 on dims [0, 1, 9, 10] (weights
-    [1, 1, .05, .05]), 200×2 model, lr 3e-4, batch 256, 5 updates; NN-MPPI the same with α = 0, no exploration
-    dims and its control prior (as ``mppi_config`` derives it from MaxDiff's).
+    The single-shot rows of :func:`~mdrl_lib.agents.maxdiff.maxdiff_config` and
+    :func:`~mdrl_lib.agents.nn_mppi.mppi_config` (``single_shot=True``). Swimmer: K = 1000, 10 model updates per
+    step and, for MaxDiff, α = 50 and the windowed entropy. HalfCheetah: H = 10, K = 1000, λ = 0.5, α = 5 on dims
+    [0, 1, 9, 10] (weights [1, 1, .05, .05]), 200×2 model, lr 3e-4, batch 256, 5 updates; NN-MPPI the same with
+    α = 0, no exploration dims and its control prior. ``batch_size`` replaces the model's batch (smoke).
     """
     check_choices("model-based algorithm", [algo], ("MaxDiff", "NN-MPPI"))
-    planner = dict(planner or {})
-    if env == SWIMMER:
-        if algo == "MaxDiff":
-            cfg = maxdiff_config("swimmer", **{"samples": 1000, "alpha": 50.0, "window": True, **planner})
-        else:
-            cfg = mppi_config("swimmer", **{"samples": 1000, **planner})
-        model = replace(cfg.model, model_iter=10)
-    elif env == CHEETAH:
-        base = PlannerConfig(horizon=10, samples=1000, lam=0.5, alpha=5.0, explr_dims=(0, 1, 9, 10),
-                             explr_weights=(1.0, 1.0, 0.05, 0.05))
-        cfg = MaxDiffConfig(planner=replace(base, **planner),
-                            model=ModelConfig(hidden=(200, 200), lr=3e-4, batch_size=256, model_iter=5))
-        if algo == "NN-MPPI":
-            cfg = replace(cfg, planner=replace(cfg.planner, alpha=0.0, explr_dims=None, explr_weights=None,
-                                               control_variance=True), alpha_schedule=())
-        model = cfg.model
-    else:
+    names = {SWIMMER: "swimmer", CHEETAH: "half_cheetah"}
+    if env not in names:
         raise ValueError(f"no single-shot settings for environment {env!r}; valid: {', '.join(ENVS)}")
+    make = maxdiff_config if algo == "MaxDiff" else mppi_config
+    cfg = make(names[env], single_shot=True, **dict(planner or {}))
     if batch_size is not None:
-        model = replace(model, batch_size=int(batch_size))
-    return replace(cfg, model=model)
+        cfg = replace(cfg, model=replace(cfg.model, batch_size=int(batch_size)))
+    return cfg
 
 
 def env_kwargs(env: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -172,11 +159,7 @@ def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
     """One single-shot deployment; its chunk returns, their running maximum and the final root x."""
     probe = make_run_env(run)
     try:
-        if run.algo == "SAC":
-            agent, _ = make_agent(run.algo, probe, seed=seed, config=run.agent)
-        else:  # built directly: make_agent knows the model-based settings of the point mass and Swimmer only
-            cls = MaxDiffAgent if run.algo == "MaxDiff" else MPPIAgent
-            agent = cls(probe.observation_space.shape[0], probe.action_space.shape[0], run.agent, seed=seed)
+        agent, _ = make_agent(run.algo, probe, seed=seed, config=run.agent)
     finally:
         probe.close()
     ds = ctx.train(run, agent, seed, make_env=lambda: make_run_env(run))

@@ -1,0 +1,150 @@
+"""Issue 13: the episodic HalfCheetah and Ant experiment (docs/methods/maxdiff.md §5.8) and its published settings."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from mdrl_lib.agents import agent_config, make_agent
+from mdrl_lib.agents.maxdiff import MaxDiffAgent
+from mdrl_lib.agents.nn_mppi import MPPIAgent
+from mdrl_lib.envs import make_env
+from mdrl_lib.experiments import RunContext, get_experiment, jobs_of, run_experiment
+from mdrl_lib.experiments.single_shot import make_run_env
+
+ca = get_experiment("cheetah_ant")
+CHEETAH, ANT = ca.CHEETAH, ca.ANT
+
+
+def test_cheetah_ant_smoke(isolated):
+    cfg = ca.SIZES["smoke"]
+    ds = run_experiment("cheetah_ant", "smoke", verbose=False)
+    assert dict(ds.sizes) == {"env": 2, "algo": 3, "seed": 1, "step": 2, "eval_episode": 1, "curve_step": 4}
+    assert ds.env.values.tolist() == [CHEETAH, ANT] and ds.algo.values.tolist() == ["MaxDiff", "NN-MPPI", "SAC"]
+    assert ds.curve_step.values.tolist() == [10, 20, 30, 40] and ds.step.values.tolist() == [0, 40]
+    assert {"best_return", "interval_return", "episodes", "eval_return", "eval_length", "last10_return",
+            "full_episode_fraction"} <= set(ds.data_vars)
+    assert np.isfinite(ds.eval_return).all() and (ds.eval_length <= cfg["max_episode_steps"]).all()
+    assert np.isfinite(ds.best_return.isel(curve_step=-1)).all() and np.isfinite(ds.last10_return).all()
+    assert (ds.episodes.isel(curve_step=-1) >= 1).all()
+    # the running max never falls and is at least every raw interval's mean
+    best, raw = ds.best_return.values, ds.interval_return.values
+    assert (np.diff(best[..., 1:], axis=-1) >= 0).all()
+    assert (np.nan_to_num(best, nan=np.inf) >= np.nan_to_num(raw, nan=-np.inf)).all()
+    table = ca.running_max_table(ds)
+    assert table.published_mean.sel(env=ANT, algo="MaxDiff").item() == 4077.0
+    assert np.isfinite(table["mean"]).all()
+
+
+def test_quick_and_paper_resolve_to_the_published_settings():
+    paper, quick = ca.SIZES["paper"], ca.SIZES["quick"]
+    hc = ca.resolve({"env": CHEETAH, "algo": "MaxDiff"}, paper)
+    p, m = hc.agent.planner, hc.agent.model
+    assert (p.horizon, p.samples, p.lam, p.alpha, p.sigma, p.window, p.control_variance) == \
+           (10, 500, 0.5, 5.0, 0.3, False, False)
+    assert p.explr_dims == (0, 1, 9, 10) and p.explr_weights == (1.0, 1.0, 0.05, 0.05)
+    assert (m.hidden, m.lr, m.batch_size, m.model_iter) == ((200, 200), 3e-4, 256, 5)
+    assert hc.agent.buffer_size == 1_000_000 and hc.agent.alpha_schedule == ()
+    assert hc.env_kwargs == {"exclude_current_positions_from_observation": False} and hc.extra["clip_actions"]
+    assert (hc.max_episode_steps, hc.train.total_steps, hc.train.eval_episodes) == (1000, 1_000_000, 100)
+    hm = ca.resolve({"env": CHEETAH, "algo": "NN-MPPI"}, paper).agent
+    assert (hm.planner.samples, hm.planner.horizon, hm.planner.alpha, hm.planner.explr_dims) == (500, 10, 0.0, None)
+    assert hm.planner.control_variance and hm.model == m
+    hs = ca.resolve({"env": CHEETAH, "algo": "SAC"}, paper).agent
+    assert (hs.variant, hs.hidden, hs.batch_size, hs.reward_scale, hs.lr, hs.tau) == \
+           ("v1", (256, 256), 256, 5.0, 3e-4, 0.005)
+    ant = ca.resolve({"env": ANT, "algo": "MaxDiff"}, paper)
+    p, m = ant.agent.planner, ant.agent.model
+    assert (p.horizon, p.samples, p.lam, p.alpha) == (20, 1000, 0.5, 5.0)
+    assert p.explr_dims == (0, 1, 2) and p.explr_weights == (1.0, 1.0, 0.005)
+    assert (m.hidden, m.lr, m.batch_size, m.model_iter) == ((512, 512, 512), 3e-4, 256, 5)
+    assert ant.env_kwargs == {} and not ant.extra["clip_actions"]  # the Ant env clips its actions itself
+    am = ca.resolve({"env": ANT, "algo": "NN-MPPI"}, paper).agent
+    assert (am.planner.samples, am.planner.horizon, am.planner.alpha) == (1000, 20, 0.0) and am.model == m
+    s = ca.resolve({"env": ANT, "algo": "SAC"}, paper).agent
+    assert (s.hidden, s.batch_size, s.reward_scale) == ((512, 512, 512), 256, 5.0)
+    assert len(jobs_of("cheetah_ant", paper)[0]) == 60 and paper["seeds"] == [13 + 100 * i for i in range(10)]
+    # quick: HalfCheetah only, 5 seeds × 15 k steps, with exactly the paper's agents
+    assert quick["envs"] == [CHEETAH] and len(quick["seeds"]) == 5 and quick["total_steps"] == 15_000
+    for algo in ca.ALGOS:
+        q, pp = ca.resolve({"env": CHEETAH, "algo": algo}, quick), ca.resolve({"env": CHEETAH, "algo": algo}, paper)
+        assert q.agent == pp.agent and q.env_kwargs == pp.env_kwargs and q.max_episode_steps == 1000
+    assert len(jobs_of("cheetah_ant", quick)[0]) == 15
+
+
+def test_make_agent_builds_the_published_model_based_agents_for_cheetah_and_ant():
+    cheetah = make_env(CHEETAH, exclude_current_positions_from_observation=False)
+    ant = make_env(ANT)
+    assert agent_config("MaxDiff", cheetah).planner.samples == 500
+    assert agent_config("NN-MPPI", ant).planner.samples == 1000
+    small = {"planner": {"samples": 4, "horizon": 3}, "model": {"hidden": (8,)}}
+    agent, cfg = make_agent("MaxDiff", ant, seed=0, device="cpu", **small)
+    assert isinstance(agent, MaxDiffAgent) and cfg.planner.explr_dims == (0, 1, 2)
+    agent, _ = make_agent("NN-MPPI", cheetah, seed=0, device="cpu", **small)
+    assert isinstance(agent, MPPIAgent)
+    # the published exploration dims index the observation with the root position kept
+    with pytest.raises(ValueError, match=r"need the 18-number observation .* exclude_current_positions"):
+        agent_config("MaxDiff", make_env(CHEETAH))
+    with pytest.raises(ValueError, match=r"need the 29-number observation .* mdrl/AntMaxDiff-v0"):
+        agent_config("NN-MPPI", make_env("Ant-v5"))
+
+
+def test_run_envs_clip_actions_and_keep_the_episode_limit():
+    hc = make_run_env(ca.resolve({"env": CHEETAH, "algo": "SAC"}, ca.SIZES["smoke"]))
+    assert hc.observation_space.shape == (18,) and hc.spec.max_episode_steps == 20
+    hc.reset(seed=0)
+    action = np.array([3.0, -3, 0.5, 0, 0, 0])
+    assert np.array_equal(hc.action(action), [1.0, -1, 0.5, 0, 0, 0])
+    _, r, *_, info = hc.step(action)  # the authors' v3 reward, x-velocity − 0.1·‖a‖², on the clipped action (§3)
+    assert r == pytest.approx(info["x_velocity"] - 0.1 * (1 + 1 + 0.25))
+    ant = make_run_env(ca.resolve({"env": ANT, "algo": "SAC"}, ca.SIZES["paper"]))
+    assert ant.observation_space.shape == (29,) and ant.spec.max_episode_steps == 1000
+
+
+def test_bad_choices_name_the_bad_and_the_valid_values():
+    with pytest.raises(ValueError, match=r"unknown environment\(s\) \['Hopper-v5'\]; valid environments are "
+                                         r"HalfCheetah-v5, mdrl/AntMaxDiff-v0"):
+        run_experiment("cheetah_ant", "smoke", overrides={"envs": ["Hopper-v5"]})
+    with pytest.raises(ValueError, match=r"unknown algorithm\(s\) \['TD3'\]; valid algorithms are MaxDiff, NN-MPPI, "
+                                         r"SAC"):
+        run_experiment("cheetah_ant", "smoke", overrides={"algos": ["TD3"]})
+    with pytest.raises(ValueError, match="eval_episodes must be >= 1"):
+        run_experiment("cheetah_ant", "smoke", overrides={"eval_episodes": 0})
+    with pytest.raises(ValueError, match=r"curve_points must be in 1..total_steps \(40\), got 50"):
+        run_experiment("cheetah_ant", "smoke", overrides={"curve_points": 50})
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['steps'\] for cheetah_ant; valid: "):
+        run_experiment("cheetah_ant", "smoke", overrides={"steps": 5})
+    with pytest.raises(ValueError, match="unknown scale"):
+        run_experiment("cheetah_ant", "huge")
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("env", "algo"), [(ANT, "MaxDiff"), (CHEETAH, "SAC")])
+def test_run_resumes_bit_identically(env, algo, tmp_path, monkeypatch):
+    """Interrupted after its checkpoint at step 20 and resumed with a fresh agent: the same Dataset."""
+    run = ca.resolve({"env": env, "algo": algo}, ca.SIZES["smoke"])
+    reference = ca.run_one(run, 3, RunContext())
+    real = ca.make_run_env
+
+    def crashing_env(r):  # the training env's 31st step raises: the checkpoint of step 20 is the last one
+        env_ = real(r)
+        count, step = [0], env_.step
+
+        def step_or_crash(action):
+            count[0] += 1
+            if count[0] > 30:
+                raise Crash
+            return step(action)
+
+        env_.step = step_or_crash
+        return env_
+
+    monkeypatch.setattr(ca, "make_run_env", crashing_env)
+    with pytest.raises(Crash):
+        ca.run_one(run, 3, RunContext(checkpoint_dir=tmp_path))
+    monkeypatch.setattr(ca, "make_run_env", real)
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 20
+    xr.testing.assert_identical(ca.run_one(run, 3, RunContext(checkpoint_dir=tmp_path)), reference)
