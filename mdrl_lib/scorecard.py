@@ -294,7 +294,8 @@ def dime_dmc_rows(ds: xr.Dataset) -> list[Row]:
 
 #: experiment -> the function that builds its rows (the order of REPRODUCTION.md)
 ROWS = {"point_mass": point_mass_rows, "swimmer_alpha": swimmer_alpha_rows,
-        "diffusion_maxent": diffusion_maxent_rows, "diffusion_toy": diffusion_toy_rows, "dime": dime_rows}
+        "diffusion_maxent": diffusion_maxent_rows, "diffusion_toy": diffusion_toy_rows, "dime": dime_rows,
+        "dime_dmc": dime_dmc_rows}
 
 
 def scorecard(scale: str = "quick", folder: str | Path | None = None) -> tuple[list[Row], list[str]]:
