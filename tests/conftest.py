@@ -26,3 +26,35 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("MDRL_FIGURES", str(tmp_path / "figures"))
     monkeypatch.delenv("MDRL_RERUN", raising=False)
     return tmp_path
+
+
+class EnvCrash(Exception):
+    """Raised by the training environment of :func:`crash_run_env` after its step budget."""
+
+
+@pytest.fixture
+def crash_run_env(monkeypatch):
+    """``install(after)``: ``single_shot.make_run_env`` (the run environment of single_shot and cheetah_ant) then
+    builds environments whose ``after + 1``-th step raises :class:`EnvCrash`; returns a function that restores it."""
+    from mdrl_lib.experiments import single_shot
+
+    real = single_shot.make_run_env
+
+    def install(after):
+        def crashing(run):
+            env, count = real(run), [0]
+            step = env.step
+
+            def step_or_crash(action):
+                count[0] += 1
+                if count[0] > after:
+                    raise EnvCrash
+                return step(action)
+
+            env.step = step_or_crash
+            return env
+
+        monkeypatch.setattr(single_shot, "make_run_env", crashing)
+        return lambda: monkeypatch.setattr(single_shot, "make_run_env", real)
+
+    return install

@@ -118,33 +118,16 @@ def test_bad_choices_name_the_bad_and_the_valid_values():
         run_experiment("cheetah_ant", "huge")
 
 
-class Crash(Exception):
-    pass
-
-
 @pytest.mark.parametrize(("env", "algo"), [(ANT, "MaxDiff"), (CHEETAH, "SAC")])
-def test_run_resumes_bit_identically(env, algo, tmp_path, monkeypatch):
+def test_run_resumes_bit_identically(env, algo, tmp_path, crash_run_env):
     """Interrupted after its checkpoint at step 20 and resumed with a fresh agent: the same Dataset."""
+    from conftest import EnvCrash
+
     run = ca.resolve({"env": env, "algo": algo}, ca.SIZES["smoke"])
     reference = ca.run_one(run, 3, RunContext())
-    real = ca.make_run_env
-
-    def crashing_env(r):  # the training env's 31st step raises: the checkpoint of step 20 is the last one
-        env_ = real(r)
-        count, step = [0], env_.step
-
-        def step_or_crash(action):
-            count[0] += 1
-            if count[0] > 30:
-                raise Crash
-            return step(action)
-
-        env_.step = step_or_crash
-        return env_
-
-    monkeypatch.setattr(ca, "make_run_env", crashing_env)
-    with pytest.raises(Crash):
+    restore = crash_run_env(30)  # the training env's 31st step raises: the checkpoint of step 20 is the last one
+    with pytest.raises(EnvCrash):
         ca.run_one(run, 3, RunContext(checkpoint_dir=tmp_path))
-    monkeypatch.setattr(ca, "make_run_env", real)
+    restore()
     assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 20
     xr.testing.assert_identical(ca.run_one(run, 3, RunContext(checkpoint_dir=tmp_path)), reference)

@@ -104,39 +104,19 @@ def test_new_train_fields_stay_out_of_the_key_at_their_default():
 CASES = [(single_shot.SWIMMER, "MaxDiff"), (single_shot.CHEETAH, "NN-MPPI"), (single_shot.CHEETAH, "SAC")]
 
 
-class Crash(Exception):
-    pass
-
-
 @pytest.mark.parametrize(("env", "algo"), CASES)
-def test_single_shot_run_resumes_bit_identically(env, algo, tmp_path):
+def test_single_shot_run_resumes_bit_identically(env, algo, tmp_path, crash_run_env):
     """Interrupted after its checkpoint at step 30 and resumed with a fresh agent: the same Dataset."""
+    from conftest import EnvCrash
+
     cfg = {**single_shot.SIZES["smoke"], "total_steps": 60, "checkpoint_every": 30}
     run = single_shot.resolve({"env": env, "algo": algo}, cfg)
     reference = single_shot.run_one(run, 5, RunContext())
     ckpt = RunContext(checkpoint_dir=tmp_path)
-    real = single_shot.make_run_env
-
-    def crashing_env(r):  # the step after step 40 raises: the checkpoint of step 30 is the last one
-        env_ = real(r)
-        count = [0]
-        step = env_.step
-
-        def step_or_crash(action):
-            count[0] += 1
-            if count[0] > 40:
-                raise Crash
-            return step(action)
-
-        env_.step = step_or_crash
-        return env_
-
-    single_shot.make_run_env = crashing_env
-    try:
-        with pytest.raises(Crash):
-            single_shot.run_one(run, 5, ckpt)
-    finally:
-        single_shot.make_run_env = real
+    restore = crash_run_env(40)  # the step after step 40 raises: the checkpoint of step 30 is the last one
+    with pytest.raises(EnvCrash):
+        single_shot.run_one(run, 5, ckpt)
+    restore()
     assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 30
     resumed = single_shot.run_one(run, 5, ckpt)
     xr.testing.assert_identical(resumed, reference)

@@ -41,10 +41,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mdrl_lib.agents import make_agent
-from mdrl_lib.experiments import Run, RunContext, check_choices
+from mdrl_lib.experiments import Run, RunContext, check_choices, single_shot
 from mdrl_lib.experiments.point_mass import PAPER_SEEDS, curve_grid, learning_curve
-from mdrl_lib.experiments.single_shot import make_run_env
 from mdrl_lib.train import TrainConfig
 
 NAME = "cheetah_ant"
@@ -131,12 +129,7 @@ def validate(cfg: dict[str, Any]) -> None:
 
 def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
     """Train one agent; keep its learning curves, its last-10-episode mean and its evaluation episodes."""
-    probe = make_run_env(run)
-    try:
-        agent, _ = make_agent(run.algo, probe, seed=seed, config=run.agent)
-    finally:
-        probe.close()
-    ds = ctx.train(run, agent, seed, make_env=lambda: make_run_env(run))
+    ds = single_shot.train_run(run, seed, ctx)
     total, points = run.train.total_steps, run.extra["curve_points"]
     out = ds[["eval_return", "eval_length"]]
     for name, values in learning_curve(ds, total, points, 1).items():  # full_length 1: every episode counts

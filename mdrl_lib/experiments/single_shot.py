@@ -155,14 +155,19 @@ def make_run_env(run: Run) -> gym.Env:
     return ClipActions(env) if run.extra["clip_actions"] else env
 
 
-def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
-    """One single-shot deployment; its chunk returns, their running maximum and the final root x."""
+def train_run(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
+    """Build the run's agent and train it on :func:`make_run_env` environments (also cheetah_ant's runs)."""
     probe = make_run_env(run)
     try:
         agent, _ = make_agent(run.algo, probe, seed=seed, config=run.agent)
     finally:
         probe.close()
-    ds = ctx.train(run, agent, seed, make_env=lambda: make_run_env(run))
+    return ctx.train(run, agent, seed, make_env=lambda: make_run_env(run))
+
+
+def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
+    """One single-shot deployment; its chunk returns, their running maximum and the final root x."""
+    ds = train_run(run, seed, ctx)
     chunk = run.train.chunk
     n = run.train.total_steps // chunk
     curves = learning_curve(ds, n * chunk, n, chunk)
@@ -175,4 +180,4 @@ def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
     return out
 
 
-__all__ = ["ClipActions", "grid", "model_based_config", "resolve", "run_one", "validate"]
+__all__ = ["ClipActions", "grid", "model_based_config", "resolve", "run_one", "train_run", "validate"]
