@@ -65,11 +65,14 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     assert (s.hidden, s.batch_size, s.reward_scale) == ((512, 512, 512), 256, 5.0)
     assert len(jobs_of("cheetah_ant", paper)[0]) == 60 and paper["seeds"] == [13 + 100 * i for i in range(10)]
     # quick: HalfCheetah only, 5 seeds × 15 k steps, with exactly the paper's agents
-    assert quick["envs"] == [CHEETAH] and len(quick["seeds"]) == 5 and quick["total_steps"] == 15_000
+    assert quick["envs"] == [CHEETAH] and quick["total_steps"] == 15_000
+    # quick grows to its 5 planned seeds (the first of the paper's) as sessions add runs
+    assert ca.QUICK_TARGET_SEEDS == paper["seeds"][:5] and set(quick["seeds"]) <= set(ca.QUICK_TARGET_SEEDS)
     for algo in ca.ALGOS:
         q, pp = ca.resolve({"env": CHEETAH, "algo": algo}, quick), ca.resolve({"env": CHEETAH, "algo": algo}, paper)
         assert q.agent == pp.agent and q.env_kwargs == pp.env_kwargs and q.max_episode_steps == 1000
-    assert len(jobs_of("cheetah_ant", quick)[0]) == 15
+    assert len(jobs_of("cheetah_ant", quick)[0]) == 3 * len(quick["seeds"])
+    assert len(jobs_of("cheetah_ant", dict(quick, seeds=ca.QUICK_TARGET_SEEDS))[0]) == 15
 
 
 def test_make_agent_builds_the_published_model_based_agents_for_cheetah_and_ant():
@@ -131,3 +134,31 @@ def test_run_resumes_bit_identically(env, algo, tmp_path, crash_run_env):
     restore()
     assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 20
     xr.testing.assert_identical(ca.run_one(run, 3, RunContext(checkpoint_dir=tmp_path)), reference)
+
+
+def test_scorecard_rows_read_the_released_runs_at_our_step():
+    import json
+
+    from mdrl_lib import references, scorecard
+
+    steps, seeds = 15_000, [13, 113, 213]
+    pub = {a: references.published_curve(references.published_folder(a, "half_cheetah", alpha=5)).sel(step=steps).values
+           for a in ca.ALGOS}
+    assert np.mean(pub["NN-MPPI"]) > np.mean(pub["MaxDiff"]) > np.mean(pub["SAC"])  # the published order at 15 k
+
+    def fake(values):  # algo -> 3 seed values of the running max at the budget
+        best = np.array([[values[a] for a in ca.ALGOS]])[..., None]  # (env, algo, seed, curve_step)
+        return xr.Dataset({"best_return": (("env", "algo", "seed", "curve_step"), best)},
+                          coords={"env": [CHEETAH], "algo": list(ca.ALGOS), "seed": seeds, "curve_step": [steps]},
+                          attrs={"config": json.dumps({"total_steps": steps})})
+
+    medians = {a: [float(np.median(pub[a]))] * 3 for a in ca.ALGOS}
+    rows = scorecard.cheetah_ant_rows(fake(medians))
+    assert [r.rule for r in rows] == ["range"] * 3 + ["best"]
+    assert all(r.verdict == "inside" for r in rows[:3]) and "15,000 steps" in rows[0].claim
+    assert rows[3].verdict == "reproduced" and "NN-MPPI best" in rows[3].claim  # our medians keep the order
+    # MaxDiff first in ours: the published winner (NN-MPPI) is not first, so not reproduced; far above: outside
+    flipped = dict(medians, MaxDiff=[float(pub["NN-MPPI"].max()) + 1000.0] * 3)
+    rows = scorecard.cheetah_ant_rows(fake(flipped))
+    assert rows[0].verdict == "outside" and rows[3].verdict == "not reproduced"
+    assert "cheetah_ant" in scorecard.ROWS

@@ -49,6 +49,8 @@ NAME = "cheetah_ant"
 ALGOS = ("MaxDiff", "NN-MPPI", "SAC")
 CHEETAH, ANT = "HalfCheetah-v5", "mdrl/AntMaxDiff-v0"
 ENVS = (CHEETAH, ANT)
+#: our environment -> the ``env`` of its released runs (:func:`mdrl_lib.references.published_folder`; gym 0.21 "v3")
+PUBLISHED_ENV = {CHEETAH: "half_cheetah", ANT: "ant"}
 #: environment keywords of each run: HalfCheetah with its root x observed (the Ant's id sets its own task)
 ENV_KWARGS: dict[str, dict[str, Any]] = {CHEETAH: {"exclude_current_positions_from_observation": False}, ANT: {}}
 
@@ -59,6 +61,9 @@ PUBLISHED_RUNNING_MAX = {(CHEETAH, "MaxDiff"): (4900.0, 265.0), (CHEETAH, "NN-MP
 #: §5.8: mean return of the last 10 training episodes (mean over seeds), keyed by (env, algo)
 PUBLISHED_LAST10 = {(CHEETAH, "MaxDiff"): 4142.0, (CHEETAH, "NN-MPPI"): 3672.0, (CHEETAH, "SAC"): 3119.0,
                     (ANT, "MaxDiff"): 2322.0, (ANT, "NN-MPPI"): 2350.0, (ANT, "SAC"): 1025.0}
+
+#: the seeds the quick scale is planned for (see ``SIZES["quick"]``)
+QUICK_TARGET_SEEDS = PAPER_SEEDS[:5]
 
 #: ``planner``: overrides of the published planner settings; ``batch_size`` / ``hidden``: None = the published
 #: batch and layer sizes of each algorithm and environment, else they replace the model's and SAC's (smoke only).
@@ -83,7 +88,10 @@ SIZES: dict[str, dict[str, Any]] = {
     # published Ant curves cannot be told apart (running max at 5 k: MaxDiff 111 ± 40, NN-MPPI 93 ± 40,
     # SAC 83 ± 31; still 231 / 240 / 211 at 100 k, against 4077 / 3987 / 1818 at 1 M). No 2-core-hour Ant run
     # could show the published result, so none is made.
-    "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": PAPER_SEEDS[:5], "total_steps": 15_000,
+    # The 5 seeds are trained over sessions (2 cores): SIZES["quick"]["seeds"] is always what
+    # data/cheetah_ant/quick.nc holds (so `make figures` trains nothing), growing to QUICK_TARGET_SEEDS; a run keeps
+    # its cache key as the grid grows (the key is the run's own config).
+    "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": [13, 113], "total_steps": 15_000,
               "eval_every": 15_000, "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000,
               "curve_points": 15, "planner": {}, "batch_size": None, "hidden": None},
     # paper: the authors' protocol (§2.6, §4.2–4.3, §11): 10 seeds × 1 M steps, 100 final evaluation episodes,
