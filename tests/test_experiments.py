@@ -193,3 +193,25 @@ def test_every_environment_variable_is_documented_in_the_readme():
         used |= set(re.findall(r"MDRL_[A-Z_]+", path.read_text()))
     readme = (ROOT / "README.md").read_text()
     assert used and not sorted(v for v in used if v not in readme)
+
+
+def test_run_or_pending_trains_nothing_when_a_quick_file_is_missing(isolated, capsys, monkeypatch):
+    from mdrl_lib import experiments
+    from mdrl_lib.experiments import run_or_pending
+
+    calls = []
+    monkeypatch.setattr(experiments, "run_experiment", lambda spec, scale, **kw: calls.append((scale, kw)) or "ran")
+    assert run_or_pending("cheetah_ant", "quick", cost="~2.4 core-hours") is None and not calls
+    out = capsys.readouterr().out
+    assert "cheetah_ant/quick.nc is not committed yet" in out and "~2.4 core-hours" in out
+    assert run_or_pending("cheetah_ant", "smoke") == "ran"  # smoke always runs
+    assert run_or_pending("cheetah_ant", "quick", rerun=True) == "ran"  # asked for: trains
+    monkeypatch.setenv("MDRL_RERUN", "1")
+    assert run_or_pending("cheetah_ant", "quick") == "ran"
+    monkeypatch.delenv("MDRL_RERUN")
+    (isolated / "data" / "cheetah_ant").mkdir(parents=True)
+    (isolated / "data" / "cheetah_ant" / "quick.nc").write_bytes(b"")
+    assert run_or_pending("cheetah_ant", "quick") == "ran"  # committed: loaded by run_experiment
+    assert [c[0] for c in calls] == ["smoke", "quick", "quick", "quick"]
+    with pytest.raises(ValueError, match="unknown experiment"):
+        run_or_pending("cheetah_and", "quick")

@@ -259,6 +259,27 @@ def run_experiment(spec: str | ModuleType, scale: str = "quick", *, overrides: M
     return load_or_run(module.NAME, scale, config, jobs, run_fn, assemble, rerun=rerun, verbose=verbose)
 
 
+def run_or_pending(spec: str | ModuleType, scale: str = "quick", *, cost: str = "", **kwargs: Any) -> xr.Dataset | None:
+    """:func:`run_experiment` for a notebook section whose data file may not be committed yet.
+
+    At ``smoke`` (seconds) it always runs. At ``quick``/``paper``, when ``data/<experiment>/<scale>.nc`` is missing
+    (its runs take hours and have not been trained and committed yet) it trains nothing: it prints the command that
+    would (``cost``: the stated budget, e.g. ``"~5.7 core-hours"``) and returns ``None``, so the notebook draws the
+    published part alone. ``MDRL_RERUN=1`` or ``rerun=True`` trains as :func:`run_experiment` does.
+    """
+    from mdrl_lib.results import _rerun_requested, results_path
+
+    module = get_experiment(spec)
+    rerun = kwargs.get("rerun")
+    wanted = _rerun_requested(scale) if rerun is None else bool(rerun)
+    if scale != "smoke" and not wanted and not results_path(module.NAME, scale).exists():
+        print(f"{module.NAME} [{scale}]: {results_path(module.NAME, scale)} is not committed yet, so this section draws "
+              f"no runs of ours. Train it with run_experiment({module.NAME!r}, {scale!r})"
+              + (f" ({cost})" if cost else "") + " or MDRL_RERUN=1.")
+        return None
+    return run_experiment(module, scale, **kwargs)
+
+
 def run_single(spec: str | ModuleType, scale: str, index: int, *, overrides: Mapping[str, Any] | None = None,
                threads: int | None = None) -> xr.Dataset:
     """Train (or resume) job ``index`` of the experiment's grid in this process and keep it in the run store.
@@ -292,4 +313,4 @@ def _checkpoint_dir(name: str, scale: str, job: Job) -> str | None:
 
 
 __all__ = ["EXPERIMENTS", "Run", "RunContext", "check_choices", "choose_executor", "choose_threads",
-           "experiment_config", "get_experiment", "jobs_of", "run_experiment", "run_single"]
+           "experiment_config", "get_experiment", "jobs_of", "run_experiment", "run_or_pending", "run_single"]
