@@ -133,29 +133,53 @@ def execute(path: str | Path, scale: str, *, out_dir: str | Path | None = None,
     return out
 
 
-def missing_data(scale: str, nbs: Sequence[Path]) -> dict[str, list[str]]:
-    """``{stem: [data files]}`` for the notebooks among ``nbs`` whose results file at ``scale`` is not on disk.
+def pending_experiments(nb: Path) -> set[str]:
+    """The experiments notebook ``nb`` loads with :func:`mdrl_lib.experiments.run_or_pending` (``run_or_pending(
+    "<name>"``): at quick and paper scale a missing data file of theirs is drawn as "not trained yet", never
+    trained by running the notebook."""
+    import re
 
-    The files come from the *Data* column of FIGURES.md (``data/<experiment>/quick.nc``, renamed to the
-    scale). Such a notebook trains its experiment when it runs (see ``results.load_or_run``). ``smoke`` is
-    never cached, so nothing is reported for it.
-    """
+    text = "".join("".join(cell.source) for cell in nbformat.read(nb, as_version=4).cells if cell.cell_type == "code")
+    return set(re.findall(r"run_or_pending\(\s*[\"']([A-Za-z0-9_-]+)[\"']", text))
+
+
+def _absent_data(scale: str, nbs: Sequence[Path], pending: bool) -> dict[str, list[str]]:
     if scale == "smoke":
         return {}
     from mdrl_lib.figures_index import read_figures_table
     from mdrl_lib.paths import data_dir
 
-    stems = {nb.stem for nb in nbs}
-    missing: dict[str, list[str]] = {}
+    by_stem = {nb.stem: nb for nb in nbs}
+    waits = {stem: pending_experiments(nb) for stem, nb in by_stem.items()}
+    absent: dict[str, list[str]] = {}
     for row in read_figures_table():
-        if row.notebook not in stems or not row.data.startswith("data/") or row.data.startswith("data/published/"):
+        if row.notebook not in by_stem or not row.data.startswith("data/") or row.data.startswith("data/published/"):
             continue  # data/published/ holds the authors' results: committed, never trained
         experiment = Path(row.data).parent.name
+        if (experiment in waits[row.notebook]) != pending:
+            continue
         path = data_dir(scale) / experiment / f"{scale}.nc"
         shown = f"data/{experiment}/{scale}.nc"
-        if not path.exists() and shown not in missing.get(row.notebook, []):
-            missing.setdefault(row.notebook, []).append(shown)
-    return missing
+        if not path.exists() and shown not in absent.get(row.notebook, []):
+            absent.setdefault(row.notebook, []).append(shown)
+    return absent
+
+
+def missing_data(scale: str, nbs: Sequence[Path]) -> dict[str, list[str]]:
+    """``{stem: [data files]}`` for the notebooks among ``nbs`` that would train because a results file at
+    ``scale`` is not on disk.
+
+    The files come from the *Data* column of FIGURES.md (``data/<experiment>/quick.nc``, renamed to the
+    scale). Such a notebook trains its experiment when it runs (see ``results.load_or_run``) — unless it loads the
+    experiment with ``run_or_pending`` (:func:`pending_data`). ``smoke`` is never cached, so nothing is reported.
+    """
+    return _absent_data(scale, nbs, pending=False)
+
+
+def pending_data(scale: str, nbs: Sequence[Path]) -> dict[str, list[str]]:
+    """Like :func:`missing_data`, for the files the notebooks load with ``run_or_pending``: absent files that the
+    notebook does not train (its section says so and draws the published part alone)."""
+    return _absent_data(scale, nbs, pending=True)
 
 
 def run_all(scale: str, *, only: Sequence[str] | None = None, out_dir: str | Path | None = None,
@@ -173,6 +197,9 @@ def run_all(scale: str, *, only: Sequence[str] | None = None, out_dir: str | Pat
         for stem, files in missing_data(scale, nbs).items():
             print(f"[{scale}] note: {', '.join(files)} not on disk -> {stem} trains it now (can take hours on a "
                   "2-core CPU; runs checkpoint under build/checkpoints and resume when restarted)", flush=True)
+        for stem, files in pending_data(scale, nbs).items():
+            print(f"[{scale}] note: {', '.join(files)} not trained yet -> {stem} draws its published part only "
+                  "(run_or_pending: train it with run_experiment or MDRL_RERUN=1)", flush=True)
     times: dict[str, float] = {}
     for nb in nbs:
         t0 = time.perf_counter()

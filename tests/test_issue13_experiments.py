@@ -212,3 +212,41 @@ def test_bad_input_is_one_clear_error():
         run_experiment("single_shot", "smoke", overrides={"total_steps": {"mdrl/SwimmerLight-v0": 40}})
     with pytest.raises(ValueError, match="unknown config key"):
         run_experiment("single_shot", "smoke", overrides={"steps": 5})
+
+
+def test_single_shot_scorecard_rows_read_the_released_runs_at_each_envs_step():
+    import json
+
+    from mdrl_lib import references, scorecard
+
+    swimmer, cheetah = single_shot.SWIMMER, single_shot.CHEETAH
+    steps = {swimmer: 8_000, cheetah: 12_000}  # different budgets: chunk_step is their union, Swimmer NaN past 8 k
+    released = {swimmer: {"env": "swimmer", "body": "light", "alpha": 50}, cheetah: {"env": "half_cheetah", "alpha": 5}}
+    algos, seeds = list(single_shot.ALGOS), [0, 1, 2]
+    pub = {(e, a): references.published_curve(references.published_folder(a, singleshot=True, **released[e]))
+           .sel(step=steps[e]).values for e in steps for a in algos}
+    for e in steps:  # the published order at our steps: MaxDiff first, as in the paper's claim at 1 M
+        assert np.mean(pub[e, "MaxDiff"]) > max(np.mean(pub[e, "NN-MPPI"]), np.mean(pub[e, "SAC"]))
+
+    def fake(values):  # (env, algo) -> 3 seed values of the running max at that env's budget
+        best = np.full((2, len(algos), len(seeds), 2), np.nan)  # (env, algo, seed, chunk_step)
+        for i, e in enumerate(steps):
+            for j, a in enumerate(algos):
+                best[i, j, :, [8_000, 12_000].index(steps[e])] = values[e, a]
+        return xr.Dataset({"best_return": (("env", "algo", "seed", "chunk_step"), best)},
+                          coords={"env": list(steps), "algo": algos, "seed": seeds, "chunk_step": [8_000, 12_000]},
+                          attrs={"config": json.dumps({"total_steps": steps, "chunk": 1000})})
+
+    medians = {k: [float(np.median(v))] * 3 for k, v in pub.items()}
+    rows = scorecard.single_shot_rows(fake(medians))
+    assert [r.rule for r in rows] == (["range"] * 3 + ["best"]) * 2
+    assert [r.figure for r in rows] == ["13 · single-shot light Swimmer"] * 4 + ["13 · single-shot HalfCheetah"] * 4
+    assert all(r.verdict == "inside" for r in rows[:3] + rows[4:7])
+    assert "8,000 steps" in rows[0].claim and "12,000 steps" in rows[4].claim and "read at" not in rows[0].claim
+    assert rows[3].verdict == rows[7].verdict == "reproduced" and "MaxDiff best" in rows[3].claim
+    # NN-MPPI first in ours on the Swimmer, far above the published seeds: outside, and the MaxDiff-best rule fails
+    flipped = {**medians, (swimmer, "NN-MPPI"): [float(pub[swimmer, "MaxDiff"].max()) + 100.0] * 3}
+    rows = scorecard.single_shot_rows(fake(flipped))
+    assert rows[1].verdict == "outside" and rows[3].verdict == "not reproduced"
+    assert rows[7].verdict == "reproduced"  # HalfCheetah untouched
+    assert scorecard.ROWS["single_shot"] is scorecard.single_shot_rows

@@ -103,7 +103,14 @@ def test_missing_data_names_the_results_files_a_run_would_train(isolated):
     assert notebooks.missing_data("paper", nbs) == {"90_reference_scores": ["data/random_baseline/paper.nc"]}
 
 
-def test_missing_data_ignores_the_published_results():
-    """Notebooks drawn from data/published/ (the authors' released runs) never train anything."""
+def test_missing_data_ignores_the_published_results_and_tells_pending_from_training(isolated):
+    """The authors' released runs (data/published/) are never trained; a notebook section that loads its
+    experiment with run_or_pending is reported as pending, not as training."""
     nbs = [nb for nb in notebooks.list_notebooks() if nb.stem.startswith(("12_", "13_", "14_"))]
-    assert nbs and notebooks.missing_data("paper", nbs) == {}
+    assert [nb.stem for nb in nbs] == ["12_swimmer_light_heavy_transfer", "13_single_shot", "14_halfcheetah_ant"]
+    assert notebooks.pending_experiments(nbs[0]) == {"swimmer_light"}
+    assert notebooks.pending_experiments(nbs[2]) == set()  # notebook 14 trains cheetah_ant (run_experiment)
+    assert notebooks.missing_data("paper", nbs) == {"14_halfcheetah_ant": ["data/cheetah_ant/paper.nc"]}
+    assert notebooks.pending_data("paper", nbs) == {"12_swimmer_light_heavy_transfer": ["data/swimmer_light/paper.nc"],
+                                                    "13_single_shot": ["data/single_shot/paper.nc"]}
+    assert notebooks.missing_data("smoke", nbs) == notebooks.pending_data("smoke", nbs) == {}

@@ -273,8 +273,8 @@ def run_or_pending(spec: str | ModuleType, scale: str = "quick", *, cost: str = 
     rerun = kwargs.get("rerun")
     wanted = _rerun_requested(scale) if rerun is None else bool(rerun)
     if scale != "smoke" and not wanted and not results_path(module.NAME, scale).exists():
-        print(f"{module.NAME} [{scale}]: {results_path(module.NAME, scale)} is not committed yet, so this section draws "
-              f"no runs of ours. Train it with run_experiment({module.NAME!r}, {scale!r})"
+        print(f"{module.NAME} [{scale}]: {results_path(module.NAME, scale)} is not committed yet, so this section "
+              f"draws no runs of ours. Train it with run_experiment({module.NAME!r}, {scale!r})"
               + (f" ({cost})" if cost else "") + " or MDRL_RERUN=1.")
         return None
     return run_experiment(module, scale, **kwargs)
