@@ -250,3 +250,15 @@ def test_single_shot_scorecard_rows_read_the_released_runs_at_each_envs_step():
     assert rows[1].verdict == "outside" and rows[3].verdict == "not reproduced"
     assert rows[7].verdict == "reproduced"  # HalfCheetah untouched
     assert scorecard.ROWS["single_shot"] is scorecard.single_shot_rows
+
+
+def test_swimmer_alpha_quick_target_is_the_authors_physics_with_five_seeds():
+    from mdrl_lib.experiments import experiment_config
+    from mdrl_lib.experiments.point_mass import PAPER_SEEDS
+
+    target = experiment_config("swimmer_alpha", "quick", swimmer_alpha.QUICK_TARGET)
+    assert target["inertia"] == "cylinder" and target["seeds"] == PAPER_SEEDS[:5]
+    jobs, runs = jobs_of("swimmer_alpha", target)
+    assert len(jobs) == 15 and all(run.env_kwargs["inertia"] == "cylinder" for run in runs.values())
+    now = swimmer_alpha.SIZES["quick"]  # what data/swimmer_alpha/quick.nc holds until the target is trained
+    assert set(now["seeds"]) <= set(target["seeds"])
