@@ -67,12 +67,12 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     # quick: HalfCheetah only, 5 seeds × 15 k steps, with exactly the paper's agents
     assert quick["envs"] == [CHEETAH] and quick["total_steps"] == 15_000
     # quick grows to its 5 planned seeds (the first of the paper's) as sessions add runs
-    assert ca.QUICK_TARGET_SEEDS == paper["seeds"][:5] and set(quick["seeds"]) <= set(ca.QUICK_TARGET_SEEDS)
+    assert ca.QUICK_TARGET == {"seeds": paper["seeds"][:5]} and set(quick["seeds"]) <= set(ca.QUICK_TARGET["seeds"])
     for algo in ca.ALGOS:
         q, pp = ca.resolve({"env": CHEETAH, "algo": algo}, quick), ca.resolve({"env": CHEETAH, "algo": algo}, paper)
         assert q.agent == pp.agent and q.env_kwargs == pp.env_kwargs and q.max_episode_steps == 1000
     assert len(jobs_of("cheetah_ant", quick)[0]) == 3 * len(quick["seeds"])
-    assert len(jobs_of("cheetah_ant", dict(quick, seeds=ca.QUICK_TARGET_SEEDS))[0]) == 15
+    assert len(jobs_of("cheetah_ant", dict(quick, **ca.QUICK_TARGET))[0]) == 15
 
 
 def test_make_agent_builds_the_published_model_based_agents_for_cheetah_and_ant():

@@ -215,3 +215,22 @@ def test_run_or_pending_trains_nothing_when_a_quick_file_is_missing(isolated, ca
     assert [c[0] for c in calls] == ["smoke", "quick", "quick", "quick"]
     with pytest.raises(ValueError, match="unknown experiment"):
         run_or_pending("cheetah_and", "quick")
+
+
+def test_cli_lists_the_planned_quick_grid_and_rejects_bad_overrides(capsys):
+    from mdrl_lib.experiments.__main__ import main
+
+    assert main(["cheetah_ant", "--target", "--list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 15 and lines[-1].split() == ["14", "env=HalfCheetah-v5", "algo=SAC", "seed", "413"]
+    assert main(["dime_dmc", "--set", '{"envs": ["walker-run"], "seeds": [2]}', "--list"]) == 0
+    assert capsys.readouterr().out.split() == ["0", "env=walker-run", "algo=DIME", "seed", "2",
+                                               "1", "env=walker-run", "algo=SAC", "seed", "2"]
+    assert main(["point_mass", "--target", "--list"]) == 2
+    assert "point_mass has no QUICK_TARGET" in capsys.readouterr().err
+    assert main(["cheetah_ant", "--target", "--scale", "paper", "--list"]) == 2
+    assert "use it with --scale quick" in capsys.readouterr().err
+    assert main(["dime_dmc", "--set", "{seeds: [1]}", "--list"]) == 2
+    assert "is not JSON" in capsys.readouterr().err
+    assert main(["dime_dmc", "--set", '{"seed": [1]}', "--list"]) == 2  # unknown SIZES key: named with the valid ones
+    assert "seed" in capsys.readouterr().err

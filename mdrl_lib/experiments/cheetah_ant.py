@@ -62,8 +62,8 @@ PUBLISHED_RUNNING_MAX = {(CHEETAH, "MaxDiff"): (4900.0, 265.0), (CHEETAH, "NN-MP
 PUBLISHED_LAST10 = {(CHEETAH, "MaxDiff"): 4142.0, (CHEETAH, "NN-MPPI"): 3672.0, (CHEETAH, "SAC"): 3119.0,
                     (ANT, "MaxDiff"): 2322.0, (ANT, "NN-MPPI"): 2350.0, (ANT, "SAC"): 1025.0}
 
-#: the seeds the quick scale is planned for (see ``SIZES["quick"]``)
-QUICK_TARGET_SEEDS = PAPER_SEEDS[:5]
+#: the quick scale as planned (overrides of ``SIZES["quick"]``; see there): 5 seeds
+QUICK_TARGET: dict[str, Any] = {"seeds": PAPER_SEEDS[:5]}
 
 #: ``planner``: overrides of the published planner settings; ``batch_size`` / ``hidden``: None = the published
 #: batch and layer sizes of each algorithm and environment, else they replace the model's and SAC's (smoke only).
@@ -89,7 +89,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # SAC 83 ± 31; still 231 / 240 / 211 at 100 k, against 4077 / 3987 / 1818 at 1 M). No 2-core-hour Ant run
     # could show the published result, so none is made.
     # The 5 seeds are trained over sessions (2 cores): SIZES["quick"]["seeds"] is always what
-    # data/cheetah_ant/quick.nc holds (so `make figures` trains nothing), growing to QUICK_TARGET_SEEDS; a run keeps
+    # data/cheetah_ant/quick.nc holds (so `make figures` trains nothing), growing to QUICK_TARGET; a run keeps
     # its cache key as the grid grows (the key is the run's own config).
     "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": [13, 113], "total_steps": 15_000,
               "eval_every": 15_000, "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000,
