@@ -251,22 +251,26 @@ def cheetah_ant_rows(ds: xr.Dataset) -> list[Row]:
     """Episodic HalfCheetah and Ant (§5.8): running max of the training return at our budget against the authors'
     seeds at the same step, and the published best method at that same step (the paper's own claim — MaxDiff ahead
     and more consistent at 1 M steps — lies beyond a quick budget; the notebook says so)."""
-    from mdrl_lib.experiments.cheetah_ant import CHEETAH, PUBLISHED_ENV
+    from mdrl_lib.experiments.cheetah_ant import CHEETAH, PUBLISHED_ENV, env_config, final_best
 
     cfg = json.loads(ds.attrs["config"])
-    steps, n = int(cfg["total_steps"]), ds.sizes["seed"]
+    n = ds.sizes["seed"]
     rows = []
+    final = final_best(ds)
     for env in ds.env.values.tolist():
+        steps = int(env_config(env, cfg)["total_steps"])  # each environment at the end of its own budget
+        planner = env_config(env, cfg)["planner"]
         figure = "14 · HalfCheetah" if env == CHEETAH else "14 · Ant"
         curves = {a: references.published_curve(references.published_folder(a, PUBLISHED_ENV[env], alpha=5))
                   for a in ds.algo.values.tolist()}
-        best = {a: ds.best_return.sel(env=env, algo=a).isel(curve_step=-1).values for a in curves}
+        best = {a: final.sel(env=env, algo=a).values for a in curves}
         for a, pub in curves.items():
             rows.append(_range_row("maxdiff", figure, f"{env} {a}: best training return", best[a], pub, steps))
         at_step = {a: _mean(_read_at(pub, steps)[0]) for a, pub in curves.items()}
         rows.append(_order_row("maxdiff", figure, f"{env}: best training return at equal steps", at_step, best,
                                lower_is_better=False, published_note=f"{steps:,} steps, gym v3, 10 seeds",
-                               ours_note=f"{steps:,} steps, {n} seeds"))
+                               ours_note=f"{steps:,} steps, {n} seeds"
+                               + (f", planners with {planner}" if planner else "")))
     return rows
 
 

@@ -136,12 +136,25 @@ def combine(parts: Sequence[xr.Dataset], settings: Sequence[Setting], seeds: Seq
     where a combination was not run. Coordinates keep the order in which values first appear in ``settings``
     and ``seeds`` (``combine_by_coords`` alone would sort them). A part that already carries its setting and
     seed as length-1 dimensions (a slice of an earlier combined file) is used as it is.
+
+    Runs whose own dimensions differ in their values (e.g. learning-curve steps of environments with different
+    budgets) are first put on the sorted union of those values, NaN past a run's end, so that only the setting
+    and seed dimensions are concatenated: a variable keeps exactly the dimensions its runs gave it.
     """
     tagged = []
     for ds, setting, seed in zip(parts, settings, seeds, strict=True):
         if "seed" not in ds.dims:
             ds = _tag(ds, setting, seed)
         tagged.append(ds.drop_attrs())
+    tags = set(settings[0]) | {"seed"} if settings else {"seed"}
+    values: dict[str, list] = {}
+    for ds in tagged:
+        for dim in ds.dims:
+            if dim not in tags and dim in ds.coords:
+                values.setdefault(dim, []).append(ds[dim].values.tolist())
+    ragged = {dim: sorted(set().union(*map(set, v))) for dim, v in values.items() if any(x != v[0] for x in v)}
+    if ragged:
+        tagged = [ds.reindex({d: u for d, u in ragged.items() if d in ds.dims}) for ds in tagged]
     combined = xr.combine_by_coords(tagged, combine_attrs="drop_conflicts", join="outer")
     order = {key: list(dict.fromkeys(s[key] for s in settings)) for key in (settings[0] if settings else {})}
     order["seed"] = list(dict.fromkeys(int(s) for s in seeds))

@@ -19,17 +19,24 @@ CHEETAH, ANT = ca.CHEETAH, ca.ANT
 def test_cheetah_ant_smoke(isolated):
     cfg = ca.SIZES["smoke"]
     ds = run_experiment("cheetah_ant", "smoke", verbose=False)
-    assert dict(ds.sizes) == {"env": 2, "algo": 3, "seed": 1, "step": 2, "eval_episode": 1, "curve_step": 4}
+    # the Ant's smoke budget is 20 steps (per_env), HalfCheetah's 40: evaluations at 0, 20 (Ant) and 40 (HalfCheetah)
+    assert dict(ds.sizes) == {"env": 2, "algo": 3, "seed": 1, "step": 3, "eval_episode": 1, "curve_step": 4}
     assert ds.env.values.tolist() == [CHEETAH, ANT] and ds.algo.values.tolist() == ["MaxDiff", "NN-MPPI", "SAC"]
-    assert ds.curve_step.values.tolist() == [10, 20, 30, 40] and ds.step.values.tolist() == [0, 40]
+    assert ds.curve_step.values.tolist() == [10, 20, 30, 40] and ds.step.values.tolist() == [0, 20, 40]
     assert {"best_return", "interval_return", "episodes", "eval_return", "eval_length", "last10_return",
             "full_episode_fraction"} <= set(ds.data_vars)
-    assert np.isfinite(ds.eval_return).all() and (ds.eval_length <= cfg["max_episode_steps"]).all()
-    assert np.isfinite(ds.best_return.isel(curve_step=-1)).all() and np.isfinite(ds.last10_return).all()
-    assert (ds.episodes.isel(curve_step=-1) >= 1).all()
+    ant, cheetah = ds.sel(env=ANT), ds.sel(env=CHEETAH)
+    assert np.isfinite(cheetah.eval_return.sel(step=[0, 40])).all() and cheetah.eval_return.sel(step=20).isnull().all()
+    assert np.isfinite(ant.eval_return.sel(step=[0, 20])).all() and ant.eval_return.sel(step=40).isnull().all()
+    assert ant.best_return.sel(curve_step=[30, 40]).isnull().all()  # past the Ant's budget
+    assert (ds.eval_length.fillna(0) <= cfg["max_episode_steps"]).all()
+    assert np.isfinite(ca.final_best(ds)).all() and np.isfinite(ds.last10_return).all()
+    assert np.isfinite(ca.final_eval(ds)).all() and ca.final_eval(ds).dims == ("env", "algo", "seed", "eval_episode")
+    assert (ds.episodes.max("curve_step") >= 1).all()
     # the running max never falls and is at least every raw interval's mean
     best, raw = ds.best_return.values, ds.interval_return.values
-    assert (np.diff(best[..., 1:], axis=-1) >= 0).all()
+    step = np.diff(best[..., 1:], axis=-1)
+    assert (step[np.isfinite(step)] >= 0).all() and np.isfinite(step[0]).all()  # the Ant's curve ends at 20
     assert (np.nan_to_num(best, nan=np.inf) >= np.nan_to_num(raw, nan=-np.inf)).all()
     table = ca.running_max_table(ds)
     assert table.published_mean.sel(env=ANT, algo="MaxDiff").item() == 4077.0
@@ -67,12 +74,13 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     # quick: HalfCheetah only, 5 seeds × 15 k steps, with exactly the paper's agents
     assert quick["envs"] == [CHEETAH] and quick["total_steps"] == 15_000
     # quick grows to its 5 planned seeds (the first of the paper's) as sessions add runs
-    assert ca.QUICK_TARGET == {"seeds": paper["seeds"][:5]} and set(quick["seeds"]) <= set(ca.QUICK_TARGET["seeds"])
+    assert ca.QUICK_TARGET == {"envs": [CHEETAH, ANT], "seeds": paper["seeds"][:5]}
+    assert set(quick["seeds"]) <= set(ca.QUICK_TARGET["seeds"]) and set(quick["envs"]) <= set(ca.QUICK_TARGET["envs"])
     for algo in ca.ALGOS:
         q, pp = ca.resolve({"env": CHEETAH, "algo": algo}, quick), ca.resolve({"env": CHEETAH, "algo": algo}, paper)
         assert q.agent == pp.agent and q.env_kwargs == pp.env_kwargs and q.max_episode_steps == 1000
     assert len(jobs_of("cheetah_ant", quick)[0]) == 3 * len(quick["seeds"])
-    assert len(jobs_of("cheetah_ant", dict(quick, **ca.QUICK_TARGET))[0]) == 15
+    assert len(jobs_of("cheetah_ant", dict(quick, seeds=ca.QUICK_TARGET["seeds"]))[0]) == 15
 
 
 def test_make_agent_builds_the_published_model_based_agents_for_cheetah_and_ant():
@@ -150,7 +158,7 @@ def test_scorecard_rows_read_the_released_runs_at_our_step():
         best = np.array([[values[a] for a in ca.ALGOS]])[..., None]  # (env, algo, seed, curve_step)
         return xr.Dataset({"best_return": (("env", "algo", "seed", "curve_step"), best)},
                           coords={"env": [CHEETAH], "algo": list(ca.ALGOS), "seed": seeds, "curve_step": [steps]},
-                          attrs={"config": json.dumps({"total_steps": steps})})
+                          attrs={"config": json.dumps({"total_steps": steps, "planner": {}})})
 
     medians = {a: [float(np.median(pub[a]))] * 3 for a in ca.ALGOS}
     rows = scorecard.cheetah_ant_rows(fake(medians))
@@ -162,3 +170,44 @@ def test_scorecard_rows_read_the_released_runs_at_our_step():
     rows = scorecard.cheetah_ant_rows(fake(flipped))
     assert rows[0].verdict == "outside" and rows[3].verdict == "not reproduced"
     assert "cheetah_ant" in scorecard.ROWS
+
+
+def test_each_env_is_read_at_the_end_of_its_own_budget():
+    """per_env budgets (the quick Ant stops at 3 k, HalfCheetah at 15 k): the scorecard and final_best read each
+    environment at its own last step, not at the shared grid's last (NaN for the shorter run)."""
+    import json
+
+    from mdrl_lib import scorecard
+
+    cfg = {"total_steps": 15_000, "planner": {}, "per_env": {ANT: {"total_steps": 3_000, "planner": {"samples": 250}}}}
+    best = np.full((2, 3, 2, 2), np.nan)  # (env, algo, seed, curve_step [3 k, 15 k])
+    best[0] = [[100.0, 300.0]] * 2  # HalfCheetah at 3 k and 15 k
+    best[1, :, :, 0] = 75.0  # the Ant's only point
+    ds = xr.Dataset({"best_return": (("env", "algo", "seed", "curve_step"), best)},
+                    coords={"env": [CHEETAH, ANT], "algo": list(ca.ALGOS), "seed": [13, 113],
+                            "curve_step": [3_000, 15_000]}, attrs={"config": json.dumps(cfg)})
+    final = ca.final_best(ds)
+    assert final.sel(env=CHEETAH).values.tolist() == [[300.0] * 2] * 3 and (final.sel(env=ANT) == 75.0).all()
+    assert ca.env_config(ANT, cfg)["total_steps"] == 3_000 and ca.env_config(CHEETAH, cfg)["total_steps"] == 15_000
+    rows = scorecard.cheetah_ant_rows(ds)
+    ant = [r for r in rows if r.figure == "14 · Ant"]
+    assert len(ant) == 4 and all("3,000 steps" in r.claim for r in ant[:3]) and "3,000 steps" in ant[3].ours
+    assert all(r.verdict == "inside" for r in ant[:3])  # 75 is inside every published Ant range at 3 k
+    assert "'samples': 250" in ant[3].ours
+    assert all("15,000 steps" in r.claim for r in rows if r.figure == "14 · HalfCheetah" and r.rule == "range")
+
+
+def test_per_env_overrides_are_checked():
+    from mdrl_lib.experiments import experiment_config
+
+    with pytest.raises(ValueError, match=r"unknown per_env environment\(s\) \['Ant-v5'\]"):
+        experiment_config("cheetah_ant", "smoke", {"per_env": {"Ant-v5": {}}})
+    with pytest.raises(ValueError, match=r"per_env\['mdrl/AntMaxDiff-v0'\] key\(s\) \['alpha'\]"):
+        experiment_config("cheetah_ant", "smoke", {"per_env": {ANT: {"alpha": 1.0}}})
+    with pytest.raises(ValueError, match="curve_points must be in 1..total_steps"):
+        experiment_config("cheetah_ant", "smoke", {"per_env": {ANT: {"curve_points": 50}}})
+    quick = experiment_config("cheetah_ant", "quick", ca.QUICK_TARGET)
+    ant = ca.resolve({"env": ANT, "algo": "MaxDiff"}, quick)
+    assert ant.train.total_steps == 3_000 and ant.agent.planner.samples == 250 and ant.train.eval_episodes == 1
+    assert ant.agent.planner.horizon == 20 and ant.agent.model.hidden == (512, 512, 512)  # otherwise published
+    assert len(jobs_of("cheetah_ant", quick)[0]) == 30

@@ -222,7 +222,7 @@ def test_cli_lists_the_planned_quick_grid_and_rejects_bad_overrides(capsys):
 
     assert main(["cheetah_ant", "--target", "--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 15 and lines[-1].split() == ["14", "env=HalfCheetah-v5", "algo=SAC", "seed", "413"]
+    assert len(lines) == 30 and lines[-1].split() == ["29", "env=mdrl/AntMaxDiff-v0", "algo=SAC", "seed", "413"]
     assert main(["dime_dmc", "--set", '{"envs": ["walker-run"], "seeds": [2]}', "--list"]) == 0
     assert capsys.readouterr().out.split() == ["0", "env=walker-run", "algo=DIME", "seed", "2",
                                                "1", "env=walker-run", "algo=SAC", "seed", "2"]

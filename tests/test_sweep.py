@@ -61,3 +61,21 @@ def test_bad_input():
         run_sweep(toy_run, SETTINGS, [0], executor="threads", progress=False)
     with pytest.raises(ValueError, match="grid axis 'algo' must be a list"):
         grid(algo="SAC")
+
+
+def test_runs_with_different_curve_lengths_keep_their_own_dimensions():
+    """A short and a long run (e.g. two environments' budgets): the curve goes on the union of steps, NaN past the
+    short run's end, and a per-run scalar or per-episode variable does not gain the curve's dimension."""
+    from mdrl_lib.sweep import combine
+
+    def run(steps, final):
+        return xr.Dataset({"curve": ("step", np.arange(1.0, len(steps) + 1)), "final": final,
+                           "episodes": ("episode", [final, final + 1])},
+                          coords={"step": steps, "episode": [0, 1]})
+
+    ds = combine([run([10, 20], 2.0), run([10, 20, 30, 40], 4.0)], [{"env": "short"}, {"env": "long"}], [0, 0])
+    assert ds.curve.dims == ("env", "seed", "step") and ds.step.values.tolist() == [10, 20, 30, 40]
+    assert ds.final.dims == ("env", "seed") and ds.episodes.dims == ("env", "seed", "episode")
+    np.testing.assert_array_equal(ds.curve.sel(env="short", seed=0), [1.0, 2.0, np.nan, np.nan])
+    np.testing.assert_array_equal(ds.curve.sel(env="long", seed=0), [1.0, 2.0, 3.0, 4.0])
+    assert ds.final.sel(env="short").item() == 2.0 and ds.env.values.tolist() == ["short", "long"]

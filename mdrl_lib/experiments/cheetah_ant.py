@@ -36,6 +36,7 @@ Dimensions ``env × algo × seed × ...``; published numbers in :data:`PUBLISHED
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -62,15 +63,21 @@ PUBLISHED_RUNNING_MAX = {(CHEETAH, "MaxDiff"): (4900.0, 265.0), (CHEETAH, "NN-MP
 PUBLISHED_LAST10 = {(CHEETAH, "MaxDiff"): 4142.0, (CHEETAH, "NN-MPPI"): 3672.0, (CHEETAH, "SAC"): 3119.0,
                     (ANT, "MaxDiff"): 2322.0, (ANT, "NN-MPPI"): 2350.0, (ANT, "SAC"): 1025.0}
 
-#: the quick scale as planned (overrides of ``SIZES["quick"]``; see there): 5 seeds
-QUICK_TARGET: dict[str, Any] = {"seeds": PAPER_SEEDS[:5]}
+#: the Ant at quick scale: its first 3 episodes, planners with K = 250 samples instead of 1000 (a stated deviation:
+#: arithmetic in ``SIZES["quick"]``), one evaluation episode at step 0 and at the end
+QUICK_ANT: dict[str, Any] = {"total_steps": 3_000, "eval_every": 3_000, "eval_episodes": 1, "curve_points": 3,
+                             "planner": {"samples": 250}}
+#: the quick scale as planned (overrides of ``SIZES["quick"]``; see there): HalfCheetah and the Ant, 5 seeds
+QUICK_TARGET: dict[str, Any] = {"envs": list(ENVS), "seeds": PAPER_SEEDS[:5]}
 
 #: ``planner``: overrides of the published planner settings; ``batch_size`` / ``hidden``: None = the published
 #: batch and layer sizes of each algorithm and environment, else they replace the model's and SAC's (smoke only).
+#: ``per_env``: ``{env: {key: value}}``, the keys above that differ for one environment (:func:`env_config`).
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"envs": list(ENVS), "algos": list(ALGOS), "seeds": [0], "total_steps": 40, "eval_every": 40,
               "eval_episodes": 1, "max_episode_steps": 20, "checkpoint_every": 20, "curve_points": 4,
-              "planner": {"samples": 16, "horizon": 4}, "batch_size": 16, "hidden": [32, 32]},
+              "planner": {"samples": 16, "horizon": 4}, "batch_size": 16, "hidden": [32, 32],
+              "per_env": {ANT: {"total_steps": 20, "eval_every": 20, "curve_points": 2}}},
     # quick: HalfCheetah only, 5 seeds × 15 k steps (15 episodes), the published settings.
     # Per-step cost on one thread, measured as ratios to an episodic Swimmer MaxDiff step (K 500, H 40, 5 updates
     # of batch 128) in the same process on this loaded 2-core machine (two runs: Swimmer 47–69 ms there):
@@ -87,19 +94,30 @@ SIZES: dict[str, dict[str, Any]] = {
     # model updates alone are ≈ 1.7×) gives 3 × (2 × 0.23 + 0.06) ≈ 1.6 s per step, ~4 500 steps — where the
     # published Ant curves cannot be told apart (running max at 5 k: MaxDiff 111 ± 40, NN-MPPI 93 ± 40,
     # SAC 83 ± 31; still 231 / 240 / 211 at 100 k, against 4077 / 3987 / 1818 at 1 M). No 2-core-hour Ant run
-    # could show the published result, so none is made.
-    # The 5 seeds are trained over sessions (2 cores): SIZES["quick"]["seeds"] is always what
-    # data/cheetah_ant/quick.nc holds (so `make figures` trains nothing), growing to QUICK_TARGET; a run keeps
-    # its cache key as the grid grows (the key is the run's own config).
+    # could show the published result. What a quick Ant run can check is the start: QUICK_ANT, the first 3 episodes
+    # with K = 250 (published running max at 3 k: MaxDiff 81 ± 32, NN-MPPI 72 ± 26, SAC 73 ± 33). Its cost:
+    # a planner run 3 000 × 0.23 s + 2 evaluation episodes (step 0 and the end) × 1000 planning-only steps × ≈ 0.1 s
+    # ≈ 890 s, SAC 3 000 × 0.06 s ≈ 180 s; 5 seeds × (2 × 890 + 180) ≈ 9 800 s ≈ 2.7 core-hours (≈ 1.4 h on 2 cores).
+    # The grid is trained over sessions (2 cores): SIZES["quick"] is always what data/cheetah_ant/quick.nc holds
+    # (so `make figures` trains nothing), growing to QUICK_TARGET (both envs, 5 seeds); a run keeps its cache key
+    # as the grid grows (the key is the run's own config).
     "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": [13, 113], "total_steps": 15_000,
               "eval_every": 15_000, "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000,
-              "curve_points": 15, "planner": {}, "batch_size": None, "hidden": None},
+              "curve_points": 15, "planner": {}, "batch_size": None, "hidden": None, "per_env": {ANT: QUICK_ANT}},
     # paper: the authors' protocol (§2.6, §4.2–4.3, §11): 10 seeds × 1 M steps, 100 final evaluation episodes,
     # curves on 100 points
     "paper": {"envs": list(ENVS), "algos": list(ALGOS), "seeds": PAPER_SEEDS, "total_steps": 1_000_000,
               "eval_every": 1_000_000, "eval_episodes": 100, "max_episode_steps": 1000, "checkpoint_every": 10_000,
-              "curve_points": 100, "planner": {}, "batch_size": None, "hidden": None},
+              "curve_points": 100, "planner": {}, "batch_size": None, "hidden": None, "per_env": {}},
 }
+
+#: the keys ``per_env`` may set
+PER_ENV_KEYS = ("total_steps", "eval_every", "eval_episodes", "curve_points", "checkpoint_every", "planner")
+
+
+def env_config(env: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The experiment config as it applies to ``env``: ``cfg`` with ``cfg["per_env"][env]`` laid over it."""
+    return {**cfg, **cfg.get("per_env", {}).get(env, {})}
 
 
 def grid(cfg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,6 +128,7 @@ def resolve(setting: dict[str, Any], cfg: dict[str, Any]) -> Run:
     """The run of ``(env, algo)``: the published agent for the environment (plus the smoke overrides), the
     episodic schedule, the learning-curve size and whether to clip actions in ``extra``."""
     env, algo = setting["env"], setting["algo"]
+    cfg = env_config(env, cfg)
     schedule = TrainConfig(total_steps=cfg["total_steps"], eval_every=cfg["eval_every"],
                            eval_episodes=cfg["eval_episodes"], checkpoint_every=cfg["checkpoint_every"])
     common = {"env_kwargs": ENV_KWARGS[env], "max_episode_steps": cfg["max_episode_steps"],
@@ -127,6 +146,14 @@ def resolve(setting: dict[str, Any], cfg: dict[str, Any]) -> Run:
 def validate(cfg: dict[str, Any]) -> None:
     check_choices("algorithm", cfg["algos"], ALGOS)
     check_choices("environment", cfg["envs"], ENVS)
+    check_choices("per_env environment", list(cfg["per_env"]), ENVS)
+    for env, over in cfg["per_env"].items():
+        check_choices(f"per_env[{env!r}] key", list(over), PER_ENV_KEYS)
+    for env in cfg["envs"]:
+        _validate_one(env_config(env, cfg))
+
+
+def _validate_one(cfg: dict[str, Any]) -> None:
     if cfg["eval_episodes"] < 1:
         raise ValueError(f"eval_episodes must be >= 1 (the final-policy evaluation), got {cfg['eval_episodes']}")
     if not 1 <= cfg["curve_points"] <= cfg["total_steps"]:
@@ -152,10 +179,26 @@ def run_one(run: Run, seed: int, ctx: RunContext) -> xr.Dataset:
     return out
 
 
+def final_best(ds: xr.Dataset) -> xr.DataArray:
+    """The running-max return at the end of each environment's own budget, ``(env, algo, seed)`` (the envs may have
+    different budgets, ``per_env``: the shorter one is NaN past its end on the shared ``curve_step`` grid)."""
+    cfg = json.loads(ds.attrs["config"])
+    return xr.concat([ds.best_return.sel(env=env, curve_step=env_config(str(env), cfg)["total_steps"])
+                      .drop_vars("curve_step") for env in ds.env.values], dim="env")
+
+
+def final_eval(ds: xr.Dataset) -> xr.DataArray:
+    """The final-policy evaluation episodes, at the end of each environment's own budget,
+    ``(env, algo, seed, eval_episode)``."""
+    cfg = json.loads(ds.attrs["config"])
+    return xr.concat([ds.eval_return.sel(env=env, step=env_config(str(env), cfg)["total_steps"]).drop_vars("step")
+                      for env in ds.env.values], dim="env")
+
+
 def running_max_table(ds: xr.Dataset) -> xr.Dataset:
-    """Per ``(env, algo)``: the running-max return at the last curve step (mean and std over seeds) beside the
-    published 1 M-step values (:data:`PUBLISHED_RUNNING_MAX`; NaN for pairs it lacks)."""
-    final = ds.best_return.isel(curve_step=-1)
+    """Per ``(env, algo)``: the running-max return at the end of the env's budget (mean and std over seeds) beside
+    the published 1 M-step values (:data:`PUBLISHED_RUNNING_MAX`; NaN for pairs it lacks)."""
+    final = final_best(ds)
     pub = np.full((ds.sizes["env"], ds.sizes["algo"], 2), np.nan)
     for i, env in enumerate(ds.env.values.tolist()):
         for j, algo in enumerate(ds.algo.values.tolist()):
@@ -163,7 +206,7 @@ def running_max_table(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({"mean": final.mean("seed"), "std": final.std("seed"),  # numpy's std, as the authors plot
                        "published_mean": (("env", "algo"), pub[..., 0]),
                        "published_std": (("env", "algo"), pub[..., 1])},
-                      attrs={"curve_step": int(ds.curve_step.values[-1]), "published_step": 1_000_000})
+                      attrs={"published_step": 1_000_000})
 
 
-__all__ = ["grid", "resolve", "run_one", "running_max_table", "validate"]
+__all__ = ["env_config", "final_best", "final_eval", "grid", "resolve", "run_one", "running_max_table", "validate"]
