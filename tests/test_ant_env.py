@@ -132,3 +132,54 @@ def test_task_settings_cannot_be_changed():
         AntMaxDiffEnv(ctrl_cost_weight=0.5)
     with pytest.raises(ValueError, match="upside_down_tilt must be in"):
         AntMaxDiffEnv(upside_down_tilt=4.0)
+
+
+def _inertia_tensor(model, body):
+    """The body's inertia tensor about its centre of mass, in the body frame (orientation-independent check)."""
+    import mujoco
+
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, model.body_iquat[body])
+    rot = rot.reshape(3, 3)
+    return rot @ np.diag(model.body_inertia[body]) @ rot.T
+
+
+def test_legacy_capsules_weigh_as_mujoco_2_and_match_the_swimmers_replayed_physics():
+    """The ghost-cylinder rule (legacy_inertia) gives the Swimmer exactly the bodies of its explicit cylinder
+    inertials — the physics its released buffer replays to 1e-6 — and the Ant's legs the L + r cylinder mass."""
+    import mujoco
+
+    from mdrl_lib.envs.legacy_inertia import use_legacy_capsule_inertia
+
+    swimmer = make_env("mdrl/SwimmerHeavy-v0").unwrapped  # explicit inertials (inertia="cylinder")
+    spec = mujoco.MjSpec.from_file(swimmer.fullpath)
+    assert use_legacy_capsule_inertia(spec) == 3
+    ghost = spec.compile()
+    for b in range(1, swimmer.model.nbody):
+        assert ghost.body_mass[b] == pytest.approx(swimmer.model.body_mass[b], rel=1e-12)
+        np.testing.assert_allclose(ghost.body_ipos[b], swimmer.model.body_ipos[b], atol=1e-12)
+        np.testing.assert_allclose(_inertia_tensor(ghost, b), _inertia_tensor(swimmer.model, b), atol=1e-9)
+    legacy, exact = make_env(ENV_ID).unwrapped, make_env(ENV_ID, inertia="mujoco3").unwrapped
+    leg = legacy.model.body("front_left_leg").id
+    length = np.hypot(0.2, 0.2)
+    assert legacy.model.body_mass[leg] == pytest.approx(5.0 * np.pi * 0.08**2 * (length + 0.08), rel=1e-9)
+    assert exact.model.body_mass[leg] == pytest.approx(5.0 * np.pi * 0.08**2 * (length + 4 * 0.08 / 3), rel=1e-9)
+    torso = legacy.model.body("torso").id  # a sphere: the same in both
+    assert legacy.model.body_mass[torso] == exact.model.body_mass[torso]
+    with pytest.raises(ValueError, match="unknown inertia 'mujoco2'; valid values are 'cylinder', 'mujoco3'"):
+        make_env(ENV_ID, inertia="mujoco2")
+
+
+def test_ghost_cylinders_never_touch_anything():
+    """The mass-carrying cylinders have no contacts: the legacy Ant collides exactly like the stock one."""
+    env = make_env(ENV_ID)
+    env.reset(seed=3)
+    model, data = env.unwrapped.model, env.unwrapped.data
+    ghosts = {g for g in range(model.ngeom) if model.geom_group[g] == 5}
+    assert len(ghosts) == 12 and all(model.geom_contype[g] == model.geom_conaffinity[g] == 0 for g in ghosts)
+    touched = set()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        env.step(rng.uniform(-1, 1, 8))
+        touched |= {int(c.geom1) for c in data.contact[:data.ncon]} | {int(c.geom2) for c in data.contact[:data.ncon]}
+    assert touched and not touched & ghosts

@@ -65,7 +65,8 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     assert (p.horizon, p.samples, p.lam, p.alpha) == (20, 1000, 0.5, 5.0)
     assert p.explr_dims == (0, 1, 2) and p.explr_weights == (1.0, 1.0, 0.005)
     assert (m.hidden, m.lr, m.batch_size, m.model_iter) == ((512, 512, 512), 3e-4, 256, 5)
-    assert ant.env_kwargs == {} and not ant.extra["clip_actions"]  # the Ant env clips its actions itself
+    assert ant.env_kwargs == {"inertia": "cylinder"}  # the authors' MuJoCo 2.0 bodies, recorded in the run
+    assert not ant.extra["clip_actions"]  # the Ant env clips its actions itself
     am = ca.resolve({"env": ANT, "algo": "NN-MPPI"}, paper).agent
     assert (am.planner.samples, am.planner.horizon, am.planner.alpha) == (1000, 20, 0.0) and am.model == m
     s = ca.resolve({"env": ANT, "algo": "SAC"}, paper).agent
@@ -134,7 +135,7 @@ def test_run_resumes_bit_identically(env, algo, tmp_path, crash_run_env):
     """Interrupted after its checkpoint at step 20 and resumed with a fresh agent: the same Dataset."""
     from conftest import EnvCrash
 
-    run = ca.resolve({"env": env, "algo": algo}, ca.SIZES["smoke"])
+    run = ca.resolve({"env": env, "algo": algo}, dict(ca.SIZES["smoke"], per_env={}))  # 40 steps on both envs
     reference = ca.run_one(run, 3, RunContext())
     restore = crash_run_env(30)  # the training env's 31st step raises: the checkpoint of step 20 is the last one
     with pytest.raises(EnvCrash):

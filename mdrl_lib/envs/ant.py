@@ -23,16 +23,26 @@ the ``AntEnv_v3`` table row and the "Ant wrapper" paragraph), rebuilt on gymnasi
   (the actuators' own control range clamps them too; with no control cost the clip changes nothing else).
 * The registered id ``mdrl/AntMaxDiff-v0`` adds the 1000-step time limit (§2.6).
 
-Not reproduced: the authors ran gym 0.21 on MuJoCo 2.0, which gave capsules the mass and inertia of a
-cylinder (see :mod:`mdrl_lib.envs.swimmer`); this Ant keeps MuJoCo 3's exact capsule bodies. Their wrapper's
-``mj_rnePostConstraint`` call only refreshes the contact forces, which this observation does not contain.
+* Physics: the authors ran gym 0.21 on MuJoCo 2.0, which gave every capsule the mass and inertia of a cylinder of
+  length L + r. ``inertia="cylinder"`` (default) rebuilds that (:mod:`mdrl_lib.envs.legacy_inertia`: the leg
+  capsules keep their shape and contacts, their bodies weigh as MuJoCo 2.0 weighed them: each 0.283-long leg
+  capsule 5·π·0.08²·(0.283 + 0.08) = 0.0365 instead of MuJoCo 3's 0.0392, the whole Ant 0.879 instead of 0.911,
+  3.5 % lighter; the torso sphere is unchanged); ``inertia="mujoco3"`` keeps MuJoCo 3's exact capsules (the stock
+  ``Ant-v5`` bodies).
+
+Their wrapper's ``mj_rnePostConstraint`` call only refreshes the contact forces, which this observation does not
+contain.
 """
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv as _GymAnt
+
+from mdrl_lib.envs.legacy_inertia import use_legacy_capsule_inertia
+from mdrl_lib.envs.swimmer import INERTIA_MODELS
 
 #: the ``Ant-v5`` keywords of the authors' task: root position observed, no contact forces, x-velocity reward only
 ANT_V5_KWARGS = {"exclude_current_positions_from_observation": False, "include_cfrc_ext_in_observation": False,
@@ -59,7 +69,7 @@ class AntMaxDiffEnv(_GymAnt):
     """
 
     def __init__(self, upside_down_tilt: float = UPSIDE_DOWN_TILT, upside_down_seconds: float = UPSIDE_DOWN_SECONDS,
-                 **kwargs):
+                 inertia: str = "cylinder", **kwargs):
         fixed = sorted(k for k in kwargs if k in ANT_V5_KWARGS and kwargs[k] != ANT_V5_KWARGS[k])
         if fixed:
             raise ValueError(f"Ant-v5 setting(s) {fixed} are fixed by the authors' Ant task; leave them out "
@@ -67,12 +77,25 @@ class AntMaxDiffEnv(_GymAnt):
         if not (0 < upside_down_tilt < np.pi and upside_down_seconds >= 0):
             raise ValueError(f"upside_down_tilt must be in (0, π) and upside_down_seconds >= 0; got "
                              f"{upside_down_tilt}, {upside_down_seconds}")
+        if inertia not in INERTIA_MODELS:
+            raise ValueError(f"unknown inertia {inertia!r}; valid values are "
+                             f"{', '.join(repr(m) for m in INERTIA_MODELS)}")
+        self.inertia = str(inertia)
         self.upside_down_tilt = float(upside_down_tilt)
         self.upside_down_seconds = float(upside_down_seconds)
         self.upside_down_steps = 0  # consecutive steps after which the torso was upside down
         super().__init__(**{**kwargs, **ANT_V5_KWARGS})
         utils.EzPickle.__init__(self, upside_down_tilt=upside_down_tilt, upside_down_seconds=upside_down_seconds,
-                                **kwargs)
+                                inertia=inertia, **kwargs)
+
+    def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        spec = mujoco.MjSpec.from_file(self.fullpath)
+        if self.inertia == "cylinder":
+            use_legacy_capsule_inertia(spec)
+        model = spec.compile()
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+        return model, mujoco.MjData(model)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(np.clip(np.asarray(action, dtype=np.float64),

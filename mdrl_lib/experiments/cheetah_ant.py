@@ -52,8 +52,11 @@ CHEETAH, ANT = "HalfCheetah-v5", "mdrl/AntMaxDiff-v0"
 ENVS = (CHEETAH, ANT)
 #: our environment -> the ``env`` of its released runs (:func:`mdrl_lib.references.published_folder`; gym 0.21 "v3")
 PUBLISHED_ENV = {CHEETAH: "half_cheetah", ANT: "ant"}
-#: environment keywords of each run: HalfCheetah with its root x observed (the Ant's id sets its own task)
-ENV_KWARGS: dict[str, dict[str, Any]] = {CHEETAH: {"exclude_current_positions_from_observation": False}, ANT: {}}
+#: environment keywords of each run: HalfCheetah with its root x observed (MuJoCo 3's exact capsule bodies: the
+#: stock gymnasium model); the Ant's id sets its own task, and its bodies weigh as in the authors' MuJoCo 2.0
+#: (``inertia="cylinder"``, :mod:`mdrl_lib.envs.legacy_inertia`), named here so that every run records it
+ENV_KWARGS: dict[str, dict[str, Any]] = {CHEETAH: {"exclude_current_positions_from_observation": False},
+                                         ANT: {"inertia": "cylinder"}}
 
 #: §5.8 (10 seeds, 1 M steps): running-max training return at 1 M steps, (mean, std), keyed by (env, algo)
 PUBLISHED_RUNNING_MAX = {(CHEETAH, "MaxDiff"): (4900.0, 265.0), (CHEETAH, "NN-MPPI"): (4272.0, 1589.0),
