@@ -41,8 +41,7 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv as _GymAnt
 
-from mdrl_lib.envs.legacy_inertia import use_legacy_capsule_inertia
-from mdrl_lib.envs.swimmer import INERTIA_MODELS
+from mdrl_lib.envs.legacy_inertia import check_inertia, compile_for_env, use_legacy_capsule_inertia
 
 #: the ``Ant-v5`` keywords of the authors' task: root position observed, no contact forces, x-velocity reward only
 ANT_V5_KWARGS = {"exclude_current_positions_from_observation": False, "include_cfrc_ext_in_observation": False,
@@ -77,10 +76,7 @@ class AntMaxDiffEnv(_GymAnt):
         if not (0 < upside_down_tilt < np.pi and upside_down_seconds >= 0):
             raise ValueError(f"upside_down_tilt must be in (0, π) and upside_down_seconds >= 0; got "
                              f"{upside_down_tilt}, {upside_down_seconds}")
-        if inertia not in INERTIA_MODELS:
-            raise ValueError(f"unknown inertia {inertia!r}; valid values are "
-                             f"{', '.join(repr(m) for m in INERTIA_MODELS)}")
-        self.inertia = str(inertia)
+        self.inertia = check_inertia(inertia)
         self.upside_down_tilt = float(upside_down_tilt)
         self.upside_down_seconds = float(upside_down_seconds)
         self.upside_down_steps = 0  # consecutive steps after which the torso was upside down
@@ -92,10 +88,7 @@ class AntMaxDiffEnv(_GymAnt):
         spec = mujoco.MjSpec.from_file(self.fullpath)
         if self.inertia == "cylinder":
             use_legacy_capsule_inertia(spec)
-        model = spec.compile()
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-        return model, mujoco.MjData(model)
+        return compile_for_env(spec, self.width, self.height)
 
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(np.clip(np.asarray(action, dtype=np.float64),

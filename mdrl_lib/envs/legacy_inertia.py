@@ -22,6 +22,26 @@ import numpy as np
 
 #: the group of the ghost cylinder geoms (hidden in the default viewer groups 0–2)
 GHOST_GROUP = 5
+#: the ``inertia`` keyword of the envs that offer both: the authors' MuJoCo 2.0 capsule-as-cylinder bodies, or
+#: MuJoCo 3's exact capsules
+INERTIA_MODELS = ("cylinder", "mujoco3")
+
+
+def check_inertia(inertia: str) -> str:
+    """``inertia`` if it is one of :data:`INERTIA_MODELS`, else one clear ``ValueError``."""
+    if inertia not in INERTIA_MODELS:
+        raise ValueError(f"unknown inertia {inertia!r}; valid values are "
+                         f"{', '.join(repr(m) for m in INERTIA_MODELS)}")
+    return str(inertia)
+
+
+def compile_for_env(spec: mujoco.MjSpec, width: int, height: int) -> tuple[mujoco.MjModel, mujoco.MjData]:
+    """Compile an edited spec for a gymnasium ``MujocoEnv._initialize_simulation``: the model, with an offscreen
+    buffer at least the env's render size, and its data."""
+    model = spec.compile()
+    model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+    model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+    return model, mujoco.MjData(model)
 
 
 def _capsule_axis(geom) -> tuple[np.ndarray, np.ndarray, float]:
@@ -64,4 +84,4 @@ def use_legacy_capsule_inertia(spec: mujoco.MjSpec) -> int:
     return changed
 
 
-__all__ = ["GHOST_GROUP", "use_legacy_capsule_inertia"]
+__all__ = ["GHOST_GROUP", "INERTIA_MODELS", "check_inertia", "compile_for_env", "use_legacy_capsule_inertia"]

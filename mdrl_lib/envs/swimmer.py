@@ -28,12 +28,12 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.swimmer_v5 import SwimmerEnv as _GymSwimmer
 
+from mdrl_lib.envs.legacy_inertia import check_inertia, compile_for_env
+
 HEAVY_TAIL_DENSITY = 1000.0
 LIGHT_TAIL_DENSITY = 100.0
 TAIL_BODY = "back"
 SEGMENTS = ("torso", "mid", "back")
-#: ``inertia`` choices: the authors' MuJoCo 2.0 capsule-as-cylinder bodies, or MuJoCo 3's exact capsules
-INERTIA_MODELS = ("cylinder", "mujoco3")
 
 
 def cylinder_inertial(fromto, radius: float, density: float) -> tuple[float, np.ndarray, np.ndarray]:
@@ -58,11 +58,8 @@ class SwimmerEnv(_GymSwimmer):
         if not (np.isfinite(tail_density) and tail_density > 0):
             raise ValueError(f"tail_density must be a positive number, got {tail_density!r} "
                              f"(heavy tail {HEAVY_TAIL_DENSITY:g}, light tail {LIGHT_TAIL_DENSITY:g})")
-        if inertia not in INERTIA_MODELS:
-            raise ValueError(f"unknown inertia {inertia!r}; valid values are "
-                             f"{', '.join(repr(m) for m in INERTIA_MODELS)}")
+        self.inertia = check_inertia(inertia)
         self.tail_density = float(tail_density)
-        self.inertia = str(inertia)
         kwargs.setdefault("exclude_current_positions_from_observation", False)
         super().__init__(**kwargs)
         utils.EzPickle.__init__(self, tail_density=tail_density, inertia=inertia, **kwargs)  # pickles by keyword
@@ -76,10 +73,7 @@ class SwimmerEnv(_GymSwimmer):
         spec.body(TAIL_BODY).geoms[0].density = self.tail_density
         if self.inertia == "cylinder":
             self._set_cylinder_inertials(spec)
-        model = spec.compile()
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-        return model, mujoco.MjData(model)
+        return compile_for_env(spec, self.width, self.height)
 
     def _set_cylinder_inertials(self, spec: mujoco.MjSpec) -> None:
         """Give every segment body the explicit inertial of :func:`cylinder_inertial` and stop inferring

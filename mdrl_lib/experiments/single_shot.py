@@ -36,7 +36,7 @@ import xarray as xr
 from mdrl_lib.agents import make_agent
 from mdrl_lib.agents.maxdiff import MaxDiffConfig, maxdiff_config
 from mdrl_lib.agents.nn_mppi import mppi_config
-from mdrl_lib.envs.swimmer import INERTIA_MODELS
+from mdrl_lib.envs.legacy_inertia import INERTIA_MODELS
 from mdrl_lib.experiments import Run, RunContext, check_choices
 from mdrl_lib.experiments.point_mass import PAPER_SEEDS, curve_grid, learning_curve
 from mdrl_lib.train import TrainConfig

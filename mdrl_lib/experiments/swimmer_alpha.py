@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mdrl_lib.envs.swimmer import INERTIA_MODELS
+from mdrl_lib.envs.legacy_inertia import INERTIA_MODELS
 from mdrl_lib.experiments import Run, check_choices
 from mdrl_lib.experiments.point_mass import maxdiff_paper_run, run_one
 
