@@ -1197,6 +1197,22 @@ def published_curve(name: str, metric: str = "best_so_far") -> xr.DataArray:
         folder=name, metric=metric, definition=METRICS[metric], counting_rule=COUNTING_RULE)
 
 
+def read_at(curve: xr.DataArray, step: int) -> tuple[np.ndarray, int]:
+    """A published curve read where a run of ours stopped: the seeds' values at the last grid point at or before
+    ``step`` (the curves are step functions of the environment step: :data:`COUNTING_RULE`), and that grid point.
+
+    ``curve``: a ``DataArray(seed, step)`` as from :func:`published_curve`. Raises ``ValueError`` naming ``step``
+    and the curve's first grid point when ``step`` comes before it.
+    """
+    grid = np.asarray(curve.step.values)
+    before = grid[grid <= step]
+    if before.size == 0:
+        raise ValueError(f"step {step} comes before the curve's first grid point ({grid.min():g}); "
+                         f"valid steps are >= {grid.min():g}")
+    at = int(before.max())
+    return curve.sel(step=at).values.astype(float), at
+
+
 def published_authors_curve(folder: str) -> xr.DataArray:
     """:func:`authors_curve` from the committed ``maxdiff.nc``: ``DataArray(seed, step)``, float steps."""
     ds = load_published("maxdiff_as_plotted")

@@ -84,16 +84,9 @@ def _seed_wins(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> np.ndarra
     return (a[both] < b[both]) if lower_is_better else (a[both] > b[both])
 
 
-def _read_at(published: xr.DataArray, step: int) -> tuple[np.ndarray, int]:
-    """The published seeds' values at the last grid point at or before ``step`` (curves are step functions)."""
-    grid = published.step.values
-    at = int(grid[grid <= step].max())
-    return published.sel(step=at).values.astype(float), at
-
-
 def _range_row(paper: str, figure: str, what: str, ours: np.ndarray, published: xr.DataArray, step: int) -> Row:
     """Rule ``range`` at ``step``; the published curve is read at its last grid point at or before ``step``."""
-    pub, at = _read_at(published, step)
+    pub, at = references.read_at(published, step)
     pub = pub[np.isfinite(pub)]
     o = np.asarray(ours, dtype=float)
     o = o[np.isfinite(o)]
@@ -173,7 +166,7 @@ def swimmer_alpha_rows(ds: xr.Dataset) -> list[Row]:
     for r in runs:
         rows.append(_range_row("maxdiff", "11 · heavy Swimmer", f"{name[r]}: best training return", best[name[r]],
                                references.published_curve(folder[r]), steps))
-    at_step = {name[r]: float(_mean(_read_at(references.published_curve(folder[r]), steps)[0])) for r in runs}
+    at_step = {name[r]: float(_mean(references.read_at(references.published_curve(folder[r]), steps)[0])) for r in runs}
     rows.append(_order_row("maxdiff", "11 · heavy Swimmer", "best training return at equal steps", at_step, best,
                            lower_is_better=False, published_note=f"{steps:,} steps, 10 seeds",
                            ours_note=f"{steps:,} steps, {n} seeds"))
@@ -225,7 +218,7 @@ def swimmer_light_rows(ds: xr.Dataset) -> list[Row]:
         for k, curve in pub.items():
             rows.append(_range_row("maxdiff", figure, f"{k} trained on the {body} tail: best training return",
                                    best[k], curve, steps))
-        at_step = {k: _read_at(curve, steps)[0] for k, curve in pub.items()}
+        at_step = {k: references.read_at(curve, steps)[0] for k, curve in pub.items()}
         notes = {"published_note": f"{steps:,} steps, 10 seeds", "ours_note": f"{steps:,} steps, {n} seeds"}
         rows.append(_order_row("maxdiff", figure, f"{body} tail: best training return at equal steps",
                                {k: _mean(v) for k, v in at_step.items()}, best, lower_is_better=False, **notes))
@@ -266,7 +259,7 @@ def cheetah_ant_rows(ds: xr.Dataset) -> list[Row]:
         best = {a: final.sel(env=env, algo=a).values for a in curves}
         for a, pub in curves.items():
             rows.append(_range_row("maxdiff", figure, f"{env} {a}: best training return", best[a], pub, steps))
-        at_step = {a: _mean(_read_at(pub, steps)[0]) for a, pub in curves.items()}
+        at_step = {a: _mean(references.read_at(pub, steps)[0]) for a, pub in curves.items()}
         rows.append(_order_row("maxdiff", figure, f"{env}: best training return at equal steps", at_step, best,
                                lower_is_better=False, published_note=f"{steps:,} steps, gym v3, 10 seeds",
                                ours_note=f"{steps:,} steps, {n} seeds"
@@ -298,7 +291,7 @@ def single_shot_rows(ds: xr.Dataset) -> list[Row]:
         for a, pub in curves.items():
             rows.append(_range_row("maxdiff", figure, f"{env} {a}: best {chunk:,}-step chunk return (one deployment)",
                                    best[a], pub, steps))
-        at_step = {a: _mean(_read_at(pub, steps)[0]) for a, pub in curves.items()}
+        at_step = {a: _mean(references.read_at(pub, steps)[0]) for a, pub in curves.items()}
         n_pub = max(pub.sizes["seed"] for pub in curves.values())
         rows.append(_order_row("maxdiff", figure, f"{env}: best chunk return at equal steps, one deployment", at_step,
                                best, lower_is_better=False, published_note=f"{steps:,} steps, gym v3, {n_pub} seeds",

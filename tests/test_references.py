@@ -477,6 +477,20 @@ def test_committed_files_need_no_network_and_no_shared(offline):
         refs.published_final_eval("maxdiff/SwimmerEnv_v3_H40_alpha1", "light")
 
 
+def test_read_at_takes_the_last_grid_point_at_or_before_the_step(offline):
+    """A published curve is a step function: a run of ours stopped between grid points is compared with the
+    earlier one, never the later one (which would credit the authors with steps they had not yet taken)."""
+    best = refs.published_curve(SWIMMER)
+    grid = best.step.values
+    values, at = refs.read_at(best, int(grid[3]) + 1)
+    assert at == grid[3] and at < int(grid[3]) + 1
+    np.testing.assert_array_equal(values, best.sel(step=grid[3]).values)
+    assert refs.read_at(best, int(grid[4]))[1] == grid[4]  # exactly on a grid point: that point
+    assert refs.read_at(best, 10**9)[1] == grid[-1]
+    with pytest.raises(ValueError, match=r"step -1 comes before the curve's first grid point \(0\)"):
+        refs.read_at(best, -1)
+
+
 def test_headline_table():
     assert refs.DIME_HEADLINE["gym_ant_v3"]["final_mean"] == 6239
     assert set(refs.DIME_HEADLINE) == set(refs.DIME_FILES) == set(refs.DIME_TASKS)
