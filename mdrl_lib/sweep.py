@@ -46,6 +46,9 @@ def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
 def _threads_initializer(n_threads: int) -> None:
     import torch
 
+    # a worker process only runs jobs: flush subnormals process-wide, before torch starts its thread pool, so that
+    # its worker threads inherit the setting (mdrl_lib.utils.flush_denormals covers the calling thread only)
+    torch.set_flush_denormal(True)
     torch.set_num_threads(n_threads)
     os.environ["OMP_NUM_THREADS"] = str(n_threads)
 

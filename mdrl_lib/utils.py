@@ -1,4 +1,4 @@
-"""Small helpers every module shares: device choice and seeding."""
+"""Small helpers every module shares: device choice, seeding and denormal flushing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import dataclasses
 import json
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,45 @@ def _tuples(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_tuples(v) for v in value)
     return value
+
+
+def flushing_denormals() -> bool:
+    """Whether this thread's float arithmetic treats subnormal numbers (|x| < 1.18e-38 in float32) as zero."""
+    return bool((torch.tensor([1e-39]) * 1.0).item() == 0.0)  # 1e-39 is subnormal in float32: kept, or read as 0
+
+
+@contextmanager
+def flush_denormals() -> Iterator[bool]:
+    """Treat subnormal floats as zero on this thread for the duration (``torch.set_flush_denormal``), then
+    restore the caller's setting; yields whether the CPU supports it.
+
+    Why: on x86 CPUs an arithmetic operation with a subnormal operand takes a microcode assist, and training makes
+    them. The dynamics/value model's Adam has coupled L2 weight decay (docs/methods/maxdiff.md §2.4), which pulls a
+    weight whose data gradient is zero (a dead ReLU unit) to zero geometrically, through the float32 subnormal range
+    (below 1.18e-38). A cheetah_ant quick run (NN-MPPI, HalfCheetah, seed 213) had 111 subnormal weights in one
+    200×200 layer at 5 k steps and slowed ~7× by 14 k; with a quarter of the hidden weights subnormal a
+    HalfCheetah plan takes ~60× as long (``benchmarks/denormals.py``). Flushing changes only numbers below
+    1.2e-38, which the model's outputs cannot tell from zero.
+
+    It acts on the calling thread's floating-point control register only, and torch's worker threads keep the
+    setting they started with: with one torch thread per run (the experiments' runs side by side) that is all the
+    arithmetic; worker processes of the ``process`` executor flush from their start, so their thread pools inherit
+    it (:mod:`mdrl_lib.sweep`); and the model trainer zeroes subnormal weights after every step whatever the thread
+    count (:func:`zero_subnormals`).
+    """
+    before = flushing_denormals()
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield supported
+    finally:
+        torch.set_flush_denormal(before)
+
+
+@torch.no_grad()
+def zero_subnormals(params: Iterable[torch.Tensor]) -> None:
+    """Set every subnormal entry of ``params`` (|x| below ``torch.finfo(dtype).tiny``, 1.18e-38 in float32) to zero,
+    in place: what :func:`flush_denormals` does to numbers on its thread, for tensors that torch's worker threads
+    also compute with (a run with more than one torch thread, where the flush covers the calling thread only)."""
+    for p in params:
+        p.masked_fill_(p.abs() < torch.finfo(p.dtype).tiny, 0.0)
+

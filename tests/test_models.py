@@ -39,6 +39,41 @@ def test_training_lowers_held_out_nll():
     assert float(log_std.exp().mean()) < 0.5  # the learned noise shrinks from 1 toward the true 0.01
 
 
+def _subnormal_count(model):
+    return sum(int(((p.abs() > 0) & (p.abs() < torch.finfo(p.dtype).tiny)).sum()) for p in model.parameters())
+
+
+def test_trainer_zeroes_subnormal_weights_of_dead_units(monkeypatch):
+    """Coupled weight decay takes a weight with no data gradient through the subnormal range, where CPU matmuls
+    slow ~60x (benchmarks/denormals.py); the trainer zeroes such weights after each step and leaves the rest."""
+    g = torch.Generator().manual_seed(0)
+    batch = linear_system(64, g)
+
+    def trained(patch_out: bool):
+        torch.manual_seed(0)
+        model = DynamicsValueModel(3, 2, (32, 32))
+        with torch.no_grad():  # a dead unit: value hidden unit 0 never fires, so its outgoing weights get no data grad
+            model.value[0].weight[0] = 0.0
+            model.value[0].bias[0] = -10.0
+            model.value[2].weight.view(torch.int32)[:, 0] = 1000  # subnormal bit patterns (~1.4e-42), no rounding
+        assert _subnormal_count(model) == 32
+        trainer = ModelTrainer(model, ModelConfig(lr=1e-3, batch_size=64))
+        with monkeypatch.context() as m:
+            if patch_out:
+                m.setattr("mdrl_lib.models.dynamics.zero_subnormals", lambda params: None)
+            for _ in range(3):
+                trainer.step(batch)
+        return model
+
+    kept = trained(patch_out=True)
+    assert _subnormal_count(kept) == 32  # without the guard they stay: zero data gradient, decay too small to move
+    model = trained(patch_out=False)
+    assert _subnormal_count(model) == 0 and bool((model.value[2].weight[:, 0] == 0).all())
+    for p, q in zip(model.parameters(), kept.parameters(), strict=True):  # every other number is the same
+        normal = q.abs() >= torch.finfo(q.dtype).tiny
+        torch.testing.assert_close(p[normal], q[normal], rtol=0, atol=0)
+
+
 def test_nll_matches_torch_distributions():
     g = torch.Generator().manual_seed(1)
     x, m, ls = torch.randn(10, 4, generator=g), torch.randn(10, 4, generator=g), torch.randn(4, generator=g)

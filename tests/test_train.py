@@ -11,7 +11,8 @@ import xarray as xr
 
 from mdrl_lib.agents.random_agent import UniformRandomAgent
 from mdrl_lib.envs import get_env_state, make_env, set_env_state
-from mdrl_lib.train import TrainConfig, train
+from mdrl_lib.train import TrainConfig, evaluate, train
+from mdrl_lib.utils import flush_denormals, flushing_denormals
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _train_child import CONFIG, make  # noqa: E402
@@ -42,6 +43,35 @@ def test_same_seed_identical_dataset():
     assert int(a.train_episodes[-1]) == a.sizes["episode"] > 10
     c = run_plain(TrainConfig(**{**CONFIG.__dict__, "seed": 8}), seed=8)
     assert not np.array_equal(a.eval_return.values, c.eval_return.values)
+
+
+class FlushRecorder(UniformRandomAgent):
+    """Records, at every action, whether subnormal floats are flushed to zero on this thread."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flushing = []
+
+    def act(self, obs, deterministic=False):
+        self.flushing.append(flushing_denormals())
+        return super().act(obs, deterministic)
+
+
+def test_training_flushes_denormals_and_restores_the_callers_setting():
+    assert not flushing_denormals()  # the process default: IEEE subnormals
+    with flush_denormals() as supported:
+        assert supported and flushing_denormals()
+        with flush_denormals():
+            pass
+        assert flushing_denormals()  # a nested use keeps the outer setting
+    assert not flushing_denormals()
+    agent = FlushRecorder(make().action_space, seed=7)
+    train(make, agent, TrainConfig(total_steps=300, eval_every=300, eval_episodes=1, seed=7), progress=False)
+    assert len(agent.flushing) > 300 and all(agent.flushing)  # training and its evaluation episodes
+    assert not flushing_denormals()
+    agent.flushing.clear()
+    evaluate(agent, make(), 1, seed=7, step=0)
+    assert agent.flushing and all(agent.flushing) and not flushing_denormals()
 
 
 def test_sigkill_and_resume_gives_identical_dataset(tmp_path):

@@ -40,6 +40,7 @@ from mdrl_lib.paths import build_dir, check_scale
 from mdrl_lib.results import Job, code_provenance, device_description, load_or_run, run_record, run_store, store_run
 from mdrl_lib.sweep import check_executor, combine, run_jobs
 from mdrl_lib.train import TrainConfig, config_key
+from mdrl_lib.utils import flush_denormals
 
 #: experiment name -> module under mdrl_lib.experiments
 EXPERIMENTS = {
@@ -200,6 +201,7 @@ class _Execute:
     def __init__(self, module: str, threads: int, progress: bool):
         self.module, self.threads, self.progress = module, threads, progress
 
+    @flush_denormals()  # the whole run, also what run_one does outside train (e.g. transfer evaluations)
     def __call__(self, item: tuple[Run, int, str | None, str]) -> tuple[xr.Dataset, dict[str, Any]]:
         import torch
 
