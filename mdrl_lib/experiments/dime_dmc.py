@@ -82,7 +82,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"envs": ["cheetah-run", "walker-run"], "algos": list(ALGOS), "seeds": [0], "total_steps": 300,
               "eval_every": 150, "eval_episodes": 1, "max_episode_steps": 40,
               "agent": {"DIME": SMOKE_AGENT, "SAC": _SMOKE_SAC}},
-    "quick": {"envs": ["cheetah-run", "walker-run"], "algos": list(ALGOS), "seeds": [0, 1], "total_steps": 48_000,
+    "quick": {"envs": ["cheetah-run", "walker-run"], "algos": list(ALGOS), "seeds": [0, 1, 2], "total_steps": 48_000,
               "eval_every": 3_000, "eval_episodes": 5, "max_episode_steps": None,
               "agent": {"DIME": {"critic_hidden": [256, 256], "buffer_size": 48_000},
                         "SAC": {"buffer_size": 48_000}}},
