@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -84,10 +85,7 @@ def main(argv=None) -> None:
         for case, (value, flush) in cases.items():
             for what, fn, n in (("plan", plan, 10), ("gradient", gradient, 10)):
                 set_weights(value)
-                if flush:
-                    with flush_denormals():
-                        times[case][what].append(best_time(fn, n))
-                else:
+                with flush_denormals() if flush else nullcontext():
                     times[case][what].append(best_time(fn, n))
     n_sub = sum(int(m.sum()) for m in masks)
     n_all = sum(m.numel() for m in masks)
