@@ -142,7 +142,9 @@ def combine(parts: Sequence[xr.Dataset], settings: Sequence[Setting], seeds: Seq
 
     Runs whose own dimensions differ in their values (e.g. learning-curve steps of environments with different
     budgets) are first put on the sorted union of those values, NaN past a run's end, so that only the setting
-    and seed dimensions are concatenated: a variable keeps exactly the dimensions its runs gave it.
+    and seed dimensions are concatenated: a variable keeps exactly the dimensions its runs gave it. Overlapping
+    values must agree (``compat="no_conflicts"``, stated because xarray's default is moving to ``"override"``,
+    which would keep the first run's value silently).
     """
     tagged = []
     for ds, setting, seed in zip(parts, settings, seeds, strict=True):
@@ -158,7 +160,8 @@ def combine(parts: Sequence[xr.Dataset], settings: Sequence[Setting], seeds: Seq
     ragged = {dim: sorted(set().union(*map(set, v))) for dim, v in values.items() if any(x != v[0] for x in v)}
     if ragged:
         tagged = [ds.reindex({d: u for d, u in ragged.items() if d in ds.dims}) for ds in tagged]
-    combined = xr.combine_by_coords(tagged, combine_attrs="drop_conflicts", join="outer")
+    combined = xr.combine_by_coords(tagged, compat="no_conflicts", combine_attrs="drop_conflicts",
+                                  join="outer")
     order = {key: list(dict.fromkeys(s[key] for s in settings)) for key in (settings[0] if settings else {})}
     order["seed"] = list(dict.fromkeys(int(s) for s in seeds))
     return combined.reindex(order)
