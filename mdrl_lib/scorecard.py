@@ -101,6 +101,19 @@ def _range_row(paper: str, figure: str, what: str, ours: np.ndarray, published: 
 
 # ----- MaxDiff RL ---------------------------------------------------------------------------------------------
 
+def _against_published(figure: str, best: dict[str, np.ndarray], curves: dict[str, xr.DataArray], steps: int, *,
+                       what: str, order_what: str, published_note: str, ours_note: str,
+                       ) -> tuple[list[Row], dict[str, np.ndarray]]:
+    """The rows every MaxDiff figure gets against the authors' released curves at our step: one ``range`` row per
+    method (``what`` formatted with ``{k}``, the method) and one ``best`` row at equal steps (higher is better).
+    Returns the rows and the published seeds' values read at ``steps`` per method (for further rules)."""
+    rows = [_range_row("maxdiff", figure, what.format(k=k), best[k], curve, steps) for k, curve in curves.items()]
+    at_step = {k: references.read_at(curve, steps)[0] for k, curve in curves.items()}
+    rows.append(_order_row("maxdiff", figure, order_what, {k: _mean(v) for k, v in at_step.items()}, best,
+                           lower_is_better=False, published_note=published_note, ours_note=ours_note))
+    return rows, at_step
+
+
 def point_mass_published_error(beta: float, algo: str) -> np.ndarray:
     """The kept episodes of :func:`mdrl_lib.references.published_point_mass_error`, pooled: their mean is the
     paper's bar, their std its error bar."""
@@ -161,15 +174,11 @@ def swimmer_alpha_rows(ds: xr.Dataset) -> list[Row]:
             if ds.eval_return.sel(algo=a, alpha=al).notnull().any()]
     name = {r: (f"MaxDiff α={r[1]:g}" if r[0] == "MaxDiff" else r[0]) for r in runs}
     folder = {r: references.published_folder(r[0], "swimmer", body="heavy", alpha=r[1]) for r in runs}
-    rows = []
     best = {name[r]: ds.best_return.sel(algo=r[0], alpha=r[1]).isel(curve_step=-1).values for r in runs}
-    for r in runs:
-        rows.append(_range_row("maxdiff", "11 · heavy Swimmer", f"{name[r]}: best training return", best[name[r]],
-                               references.published_curve(folder[r]), steps))
-    at_step = {name[r]: float(_mean(references.read_at(references.published_curve(folder[r]), steps)[0])) for r in runs}
-    rows.append(_order_row("maxdiff", "11 · heavy Swimmer", "best training return at equal steps", at_step, best,
-                           lower_is_better=False, published_note=f"{steps:,} steps, 10 seeds",
-                           ours_note=f"{steps:,} steps, {n} seeds"))
+    rows, _ = _against_published("11 · heavy Swimmer", best,
+                                 {name[r]: references.published_curve(folder[r]) for r in runs}, steps,
+                                 what="{k}: best training return", order_what="best training return at equal steps",
+                                 published_note=f"{steps:,} steps, 10 seeds", ours_note=f"{steps:,} steps, {n} seeds")
     final = {name[r]: ds.eval_return.sel(algo=r[0], alpha=r[1]).isel(step=-1).mean("eval_episode").values
              for r in runs}
     pub_final = {name[r]: float(_mean(references.published_final_eval(folder[r], "heavy").values))
@@ -215,13 +224,11 @@ def swimmer_light_rows(ds: xr.Dataset) -> list[Row]:
                                                                                   alpha=r[1])) for r in runs}
         best = {name[r]: ds.best_return.sel(algo=r[0], alpha=r[1], train_body=body).isel(curve_step=-1).values
                 for r in runs}
-        for k, curve in pub.items():
-            rows.append(_range_row("maxdiff", figure, f"{k} trained on the {body} tail: best training return",
-                                   best[k], curve, steps))
-        at_step = {k: references.read_at(curve, steps)[0] for k, curve in pub.items()}
         notes = {"published_note": f"{steps:,} steps, 10 seeds", "ours_note": f"{steps:,} steps, {n} seeds"}
-        rows.append(_order_row("maxdiff", figure, f"{body} tail: best training return at equal steps",
-                               {k: _mean(v) for k, v in at_step.items()}, best, lower_is_better=False, **notes))
+        body_rows, at_step = _against_published(
+            figure, best, pub, steps, what=f"{{k}} trained on the {body} tail: best training return",
+            order_what=f"{body} tail: best training return at equal steps", **notes)
+        rows += body_rows
         planners = [k for k in at_step if k.startswith("MaxDiff")][-1:] + [k for k in at_step if k == "NN-MPPI"]
         if body == "light" and len(planners) == 2:  # the paper's light-tail claim: MaxDiff's seeds agree, NN-MPPI's not
             rows.append(_spread_row("maxdiff", figure, "light tail: best training return at equal steps",
@@ -257,13 +264,11 @@ def cheetah_ant_rows(ds: xr.Dataset) -> list[Row]:
         curves = {a: references.published_curve(references.published_folder(a, PUBLISHED_ENV[env], alpha=5))
                   for a in ds.algo.values.tolist()}
         best = {a: final.sel(env=env, algo=a).values for a in curves}
-        for a, pub in curves.items():
-            rows.append(_range_row("maxdiff", figure, f"{env} {a}: best training return", best[a], pub, steps))
-        at_step = {a: _mean(references.read_at(pub, steps)[0]) for a, pub in curves.items()}
-        rows.append(_order_row("maxdiff", figure, f"{env}: best training return at equal steps", at_step, best,
-                               lower_is_better=False, published_note=f"{steps:,} steps, gym v3, 10 seeds",
-                               ours_note=f"{steps:,} steps, {n} seeds"
-                               + (f", planners with {planner}" if planner else "")))
+        rows += _against_published(figure, best, curves, steps, what=f"{env} {{k}}: best training return",
+                                   order_what=f"{env}: best training return at equal steps",
+                                   published_note=f"{steps:,} steps, gym v3, 10 seeds",
+                                   ours_note=f"{steps:,} steps, {n} seeds"
+                                   + (f", planners with {planner}" if planner else ""))[0]
     return rows
 
 
@@ -288,14 +293,12 @@ def single_shot_rows(ds: xr.Dataset) -> list[Row]:
                                                                              singleshot=True))
                   for a in ds.algo.values.tolist()}
         best = {a: ds.best_return.sel(env=env, algo=a, chunk_step=steps).values for a in curves}
-        for a, pub in curves.items():
-            rows.append(_range_row("maxdiff", figure, f"{env} {a}: best {chunk:,}-step chunk return (one deployment)",
-                                   best[a], pub, steps))
-        at_step = {a: _mean(references.read_at(pub, steps)[0]) for a, pub in curves.items()}
         n_pub = max(pub.sizes["seed"] for pub in curves.values())
-        rows.append(_order_row("maxdiff", figure, f"{env}: best chunk return at equal steps, one deployment", at_step,
-                               best, lower_is_better=False, published_note=f"{steps:,} steps, gym v3, {n_pub} seeds",
-                               ours_note=f"{steps:,} steps, {n} seeds"))
+        rows += _against_published(figure, best, curves, steps,
+                                   what=f"{env} {{k}}: best {chunk:,}-step chunk return (one deployment)",
+                                   order_what=f"{env}: best chunk return at equal steps, one deployment",
+                                   published_note=f"{steps:,} steps, gym v3, {n_pub} seeds",
+                                   ours_note=f"{steps:,} steps, {n} seeds")[0]
     return rows
 
 
