@@ -54,6 +54,12 @@ PUBLISHED_BEST_CHUNK = {(SWIMMER, "SAC"): (75.4, 10.9), (SWIMMER, "NN-MPPI"): (2
                         (SWIMMER, "MaxDiff"): (319.4, 5.3), (CHEETAH, "SAC"): (173.3, 30.6),
                         (CHEETAH, "NN-MPPI"): (433.8, 567.7), (CHEETAH, "MaxDiff"): (780.9, 37.3)}
 
+#: the quick scale as planned (overrides of ``SIZES["quick"]``): both environments, 5 seeds, ~5.4 core-hours (the
+#: arithmetic is in ``SIZES["quick"]``). One session of this 2-core machine cannot hold it beside other runs, so it is
+#: trained over sessions like cheetah_ant's (``python -m mdrl_lib.experiments single_shot --target --job N``);
+#: ``SIZES["quick"]`` is what ``data/single_shot/quick.nc`` holds once the first part is committed.
+QUICK_TARGET: dict[str, Any] = {"envs": list(ENVS), "seeds": PAPER_SEEDS[:5]}
+
 #: ``total_steps``: one number, or one per environment. ``batch_size``: None = the published batch of each
 #: algorithm and environment (model 128 Swimmer / 256 HalfCheetah, SAC the same), else it replaces both (smoke).
 #: ``planner``: overrides of the published planner settings (smoke only).
