@@ -88,7 +88,8 @@ SIZES: dict[str, dict[str, Any]] = {
     # SAC (256×2, batch 256) 0.20–0.21×; with the Swimmer step at ~75 ms in real runs (swimmer_alpha's quick runs),
     # ≈ 45, 45 and 16 ms. 5 seeds × 15 k × (45 + 45 + 16) ms ≈ 7 950 s, plus the evaluations at step 0 and at the
     # end (2 episodes × 1000 planner steps at ≈ 17 ms, twice, for 10 planner runs ≈ 680 s) ≈ 8 650 s
-    # ≈ 2.4 core-hours (≈ 1.2 h on 2 cores). The published curves (§5.8 runs, 10 seeds) at 15 k steps:
+    # ≈ 2.4 core-hours (≈ 1.2 h on 2 cores). Measured after the subnormal guard (utils.flush_denormals; two 1-thread
+    # runs side by side): MaxDiff 607 s, NN-MPPI 548–597 s, SAC 159 s per run. The published curves (§5.8 runs, 10 seeds) at 15 k steps:
     # running max MaxDiff 313 ± 92, NN-MPPI 399 ± 212, SAC −80 ± 53 — the planners far ahead of SAC; MaxDiff
     # overtakes NN-MPPI on average only at ~100 k (2582 vs 2506; 4900 vs 4272 at 1 M), beyond this budget.
     # Ant is in `paper` only: its planner (K 1000 × H 20 through 512×3, 5 updates of batch 256 through 512×3)
@@ -104,7 +105,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # The grid is trained over sessions (2 cores): SIZES["quick"] is always what data/cheetah_ant/quick.nc holds
     # (so `make figures` trains nothing), growing to QUICK_TARGET (both envs, 5 seeds); a run keeps its cache key
     # as the grid grows (the key is the run's own config).
-    "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": [13, 113, 313], "total_steps": 15_000,
+    "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": [13, 113, 213, 313, 413], "total_steps": 15_000,
               "eval_every": 15_000, "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000,
               "curve_points": 15, "planner": {}, "batch_size": None, "hidden": None, "per_env": {ANT: QUICK_ANT}},
     # paper: the authors' protocol (§2.6, §4.2–4.3, §11): 10 seeds × 1 M steps, 100 final evaluation episodes,
