@@ -72,16 +72,17 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     s = ca.resolve({"env": ANT, "algo": "SAC"}, paper).agent
     assert (s.hidden, s.batch_size, s.reward_scale) == ((512, 512, 512), 256, 5.0)
     assert len(jobs_of("cheetah_ant", paper)[0]) == 60 and paper["seeds"] == [13 + 100 * i for i in range(10)]
-    # quick: HalfCheetah only, 5 seeds × 15 k steps, with exactly the paper's agents
-    assert quick["envs"] == [CHEETAH] and quick["total_steps"] == 15_000
+    # quick: HalfCheetah 5 seeds × 15 k steps with exactly the paper's agents, and the Ant's first 3 episodes
+    assert quick["envs"] == [CHEETAH, ANT] and quick["total_steps"] == 15_000
+    assert ca.env_config(ANT, quick)["total_steps"] == 3_000 and ca.env_config(ANT, quick)["planner"] == {"samples": 250}
     # quick grows to its 5 planned seeds (the first of the paper's) as sessions add runs
     assert ca.QUICK_TARGET == {"envs": [CHEETAH, ANT], "seeds": paper["seeds"][:5]}
     assert set(quick["seeds"]) <= set(ca.QUICK_TARGET["seeds"]) and set(quick["envs"]) <= set(ca.QUICK_TARGET["envs"])
     for algo in ca.ALGOS:
         q, pp = ca.resolve({"env": CHEETAH, "algo": algo}, quick), ca.resolve({"env": CHEETAH, "algo": algo}, paper)
         assert q.agent == pp.agent and q.env_kwargs == pp.env_kwargs and q.max_episode_steps == 1000
-    assert len(jobs_of("cheetah_ant", quick)[0]) == 3 * len(quick["seeds"])
-    assert len(jobs_of("cheetah_ant", dict(quick, seeds=ca.QUICK_TARGET["seeds"]))[0]) == 15
+    assert len(jobs_of("cheetah_ant", quick)[0]) == 3 * len(quick["seeds"]) * len(quick["envs"])
+    assert len(jobs_of("cheetah_ant", dict(quick, **ca.QUICK_TARGET))[0]) == 30
 
 
 def test_make_agent_builds_the_published_model_based_agents_for_cheetah_and_ant():

@@ -81,7 +81,7 @@ SIZES: dict[str, dict[str, Any]] = {
               "eval_episodes": 1, "max_episode_steps": 20, "checkpoint_every": 20, "curve_points": 4,
               "planner": {"samples": 16, "horizon": 4}, "batch_size": 16, "hidden": [32, 32],
               "per_env": {ANT: {"total_steps": 20, "eval_every": 20, "curve_points": 2}}},
-    # quick: HalfCheetah only, 5 seeds × 15 k steps (15 episodes), the published settings.
+    # quick: HalfCheetah, 5 seeds × 15 k steps (15 episodes), the published settings; and the Ant's start (QUICK_ANT).
     # Per-step cost on one thread, measured as ratios to an episodic Swimmer MaxDiff step (K 500, H 40, 5 updates
     # of batch 128) in the same process on this loaded 2-core machine (two runs: Swimmer 47–69 ms there):
     # HalfCheetah MaxDiff / NN-MPPI (K 500 × H 10, 5 updates of batch 256 through 200×2) 0.57–0.66×, HalfCheetah
@@ -92,7 +92,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # runs side by side): MaxDiff 607 s, NN-MPPI 548–597 s, SAC 159 s per run. The published curves (§5.8 runs, 10 seeds) at 15 k steps:
     # running max MaxDiff 313 ± 92, NN-MPPI 399 ± 212, SAC −80 ± 53 — the planners far ahead of SAC; MaxDiff
     # overtakes NN-MPPI on average only at ~100 k (2582 vs 2506; 4900 vs 4272 at 1 M), beyond this budget.
-    # Ant is in `paper` only: its planner (K 1000 × H 20 through 512×3, 5 updates of batch 256 through 512×3)
+    # The Ant at the published settings: its planner (K 1000 × H 20 through 512×3, 5 updates of batch 256 through 512×3)
     # measured 9–14× a Swimmer step (≈ 0.8 s; NN-MPPI the same), SAC (512×3) ≈ 0.8× (≈ 60 ms), so 3 seeds ×
     # (2 × 0.8 + 0.06) s ≈ 5 s per step: ~1 400 steps in 2 core-hours. Cutting K to 250 (≈ 3.1×, ≈ 0.23 s: the
     # model updates alone are ≈ 1.7×) gives 3 × (2 × 0.23 + 0.06) ≈ 1.6 s per step, ~4 500 steps — where the
@@ -102,10 +102,12 @@ SIZES: dict[str, dict[str, Any]] = {
     # with K = 250 (published running max at 3 k: MaxDiff 81 ± 32, NN-MPPI 72 ± 26, SAC 73 ± 33). Its cost:
     # a planner run 3 000 × 0.23 s + 2 evaluation episodes (step 0 and the end) × 1000 planning-only steps × ≈ 0.1 s
     # ≈ 890 s, SAC 3 000 × 0.06 s ≈ 180 s; 5 seeds × (2 × 890 + 180) ≈ 9 800 s ≈ 2.7 core-hours (≈ 1.4 h on 2 cores).
+    # Measured (after the subnormal guard, two 1-thread runs side by side): MaxDiff 637–727 s, NN-MPPI 669–771 s,
+    # SAC 137–164 s per Ant run, 7 750 s ≈ 2.15 core-hours for the 15.
     # The grid is trained over sessions (2 cores): SIZES["quick"] is always what data/cheetah_ant/quick.nc holds
-    # (so `make figures` trains nothing), growing to QUICK_TARGET (both envs, 5 seeds); a run keeps its cache key
-    # as the grid grows (the key is the run's own config).
-    "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": [13, 113, 213, 313, 413], "total_steps": 15_000,
+    # (so `make figures` trains nothing), growing to QUICK_TARGET (both envs, 5 seeds), which it now is; a run keeps
+    # its cache key as the grid grows (the key is the run's own config).
+    "quick": {"envs": list(ENVS), "algos": list(ALGOS), "seeds": [13, 113, 213, 313, 413], "total_steps": 15_000,
               "eval_every": 15_000, "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000,
               "curve_points": 15, "planner": {}, "batch_size": None, "hidden": None, "per_env": {ANT: QUICK_ANT}},
     # paper: the authors' protocol (§2.6, §4.2–4.3, §11): 10 seeds × 1 M steps, 100 final evaluation episodes,
