@@ -77,10 +77,11 @@ QUICK_TARGET: dict[str, Any] = {"envs": list(ENVS), "seeds": PAPER_SEEDS[:5]}
 #: batch and layer sizes of each algorithm and environment, else they replace the model's and SAC's (smoke only).
 #: ``per_env``: ``{env: {key: value}}``, the keys above that differ for one environment (:func:`env_config`).
 SIZES: dict[str, dict[str, Any]] = {
+    # smoke: the shape of quick in miniature — the Ant with its own budget and fewer evaluation episodes (per_env)
     "smoke": {"envs": list(ENVS), "algos": list(ALGOS), "seeds": [0], "total_steps": 40, "eval_every": 40,
-              "eval_episodes": 1, "max_episode_steps": 20, "checkpoint_every": 20, "curve_points": 4,
+              "eval_episodes": 2, "max_episode_steps": 20, "checkpoint_every": 20, "curve_points": 4,
               "planner": {"samples": 16, "horizon": 4}, "batch_size": 16, "hidden": [32, 32],
-              "per_env": {ANT: {"total_steps": 20, "eval_every": 20, "curve_points": 2}}},
+              "per_env": {ANT: {"total_steps": 20, "eval_every": 20, "curve_points": 2, "eval_episodes": 1}}},
     # quick: HalfCheetah, 5 seeds × 15 k steps (15 episodes), the published settings; and the Ant's start (QUICK_ANT).
     # Per-step cost on one thread, measured as ratios to an episodic Swimmer MaxDiff step (K 500, H 40, 5 updates
     # of batch 128) in the same process on this loaded 2-core machine (two runs: Swimmer 47–69 ms there):
