@@ -20,18 +20,23 @@ def test_cheetah_ant_smoke(isolated):
     cfg = ca.SIZES["smoke"]
     ds = run_experiment("cheetah_ant", "smoke", verbose=False)
     # the Ant's smoke budget is 20 steps (per_env), HalfCheetah's 40: evaluations at 0, 20 (Ant) and 40 (HalfCheetah)
-    assert dict(ds.sizes) == {"env": 2, "algo": 3, "seed": 1, "step": 3, "eval_episode": 1, "curve_step": 4}
+    assert dict(ds.sizes) == {"env": 2, "algo": 3, "seed": 1, "step": 3, "eval_episode": 2, "curve_step": 4}
     assert ds.env.values.tolist() == [CHEETAH, ANT] and ds.algo.values.tolist() == ["MaxDiff", "NN-MPPI", "SAC"]
     assert ds.curve_step.values.tolist() == [10, 20, 30, 40] and ds.step.values.tolist() == [0, 20, 40]
     assert {"best_return", "interval_return", "episodes", "eval_return", "eval_length", "last10_return",
             "full_episode_fraction"} <= set(ds.data_vars)
     ant, cheetah = ds.sel(env=ANT), ds.sel(env=CHEETAH)
     assert np.isfinite(cheetah.eval_return.sel(step=[0, 40])).all() and cheetah.eval_return.sel(step=20).isnull().all()
-    assert np.isfinite(ant.eval_return.sel(step=[0, 20])).all() and ant.eval_return.sel(step=40).isnull().all()
+    assert np.isfinite(ant.eval_return.sel(step=[0, 20], eval_episode=0)).all()
+    assert ant.eval_return.sel(step=40).isnull().all()
     assert ant.best_return.sel(curve_step=[30, 40]).isnull().all()  # past the Ant's budget
     assert (ds.eval_length.fillna(0) <= cfg["max_episode_steps"]).all()
     assert np.isfinite(ca.final_best(ds)).all() and np.isfinite(ds.last10_return).all()
-    assert np.isfinite(ca.final_eval(ds)).all() and ca.final_eval(ds).dims == ("env", "algo", "seed", "eval_episode")
+    final_eval = ca.final_eval(ds)
+    assert final_eval.dims == ("env", "algo", "seed", "eval_episode") and np.isfinite(final_eval.sel(env=CHEETAH)).all()
+    # per_env: the Ant evaluates 1 episode, HalfCheetah 2 — the Ant's second slot is NaN, not a number
+    assert np.isfinite(final_eval.sel(env=ANT, eval_episode=0)).all()
+    assert final_eval.sel(env=ANT, eval_episode=1).isnull().all()
     assert (ds.episodes.max("curve_step") >= 1).all()
     # the running max never falls and is at least every raw interval's mean
     best, raw = ds.best_return.values, ds.interval_return.values
@@ -74,7 +79,8 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     assert len(jobs_of("cheetah_ant", paper)[0]) == 60 and paper["seeds"] == [13 + 100 * i for i in range(10)]
     # quick: HalfCheetah 5 seeds × 15 k steps with exactly the paper's agents, and the Ant's first 3 episodes
     assert quick["envs"] == [CHEETAH, ANT] and quick["total_steps"] == 15_000
-    assert ca.env_config(ANT, quick)["total_steps"] == 3_000 and ca.env_config(ANT, quick)["planner"] == {"samples": 250}
+    ant_quick = ca.env_config(ANT, quick)
+    assert ant_quick["total_steps"] == 3_000 and ant_quick["planner"] == {"samples": 250}
     # quick grows to its 5 planned seeds (the first of the paper's) as sessions add runs
     assert ca.QUICK_TARGET == {"envs": [CHEETAH, ANT], "seeds": paper["seeds"][:5]}
     assert set(quick["seeds"]) <= set(ca.QUICK_TARGET["seeds"]) and set(quick["envs"]) <= set(ca.QUICK_TARGET["envs"])
@@ -136,7 +142,8 @@ def test_run_resumes_bit_identically(env, algo, tmp_path, crash_run_env):
     """Interrupted after its checkpoint at step 20 and resumed with a fresh agent: the same Dataset."""
     from conftest import EnvCrash
 
-    run = ca.resolve({"env": env, "algo": algo}, dict(ca.SIZES["smoke"], per_env={}))  # 40 steps on both envs
+    # 40 steps on both envs; one evaluation episode, so that the 31st env step counted is a training step
+    run = ca.resolve({"env": env, "algo": algo}, dict(ca.SIZES["smoke"], per_env={}, eval_episodes=1))
     reference = ca.run_one(run, 3, RunContext())
     restore = crash_run_env(30)  # the training env's 31st step raises: the checkpoint of step 20 is the last one
     with pytest.raises(EnvCrash):

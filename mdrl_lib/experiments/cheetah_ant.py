@@ -90,7 +90,8 @@ SIZES: dict[str, dict[str, Any]] = {
     # ≈ 45, 45 and 16 ms. 5 seeds × 15 k × (45 + 45 + 16) ms ≈ 7 950 s, plus the evaluations at step 0 and at the
     # end (2 episodes × 1000 planner steps at ≈ 17 ms, twice, for 10 planner runs ≈ 680 s) ≈ 8 650 s
     # ≈ 2.4 core-hours (≈ 1.2 h on 2 cores). Measured after the subnormal guard (utils.flush_denormals; two 1-thread
-    # runs side by side): MaxDiff 607 s, NN-MPPI 548–597 s, SAC 159 s per run. The published curves (§5.8 runs, 10 seeds) at 15 k steps:
+    # runs side by side): MaxDiff 607 s, NN-MPPI 548–597 s, SAC 159 s per run. The published curves (§5.8 runs,
+    # 10 seeds) at 15 k steps:
     # running max MaxDiff 313 ± 92, NN-MPPI 399 ± 212, SAC −80 ± 53 — the planners far ahead of SAC; MaxDiff
     # overtakes NN-MPPI on average only at ~100 k (2582 vs 2506; 4900 vs 4272 at 1 M), beyond this budget.
     # The Ant at the published settings: its planner (K 1000 × H 20 through 512×3, 5 updates of batch 256 through 512×3)
