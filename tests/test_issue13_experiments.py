@@ -151,7 +151,8 @@ def test_single_shot_settings_are_the_published_single_shot_rows():
     assert env.observation_space.shape == (18,) and env.action_space == make_env("HalfCheetah-v5").action_space
     env.reset(seed=0)
     assert np.array_equal(env.action(np.array([3.0, -3, 0.5, 0, 0, 0])), [1.0, -1, 0.5, 0, 0, 0])
-    assert len(jobs_of("single_shot", q)[0]) == 30
+    assert len(jobs_of("single_shot", q)[0]) == 3 * len(q["envs"]) * len(q["seeds"])  # the part trained so far
+    assert len(jobs_of("single_shot", dict(q, **single_shot.QUICK_TARGET))[0]) == 30
     assert len(jobs_of("swimmer_light", swimmer_light.SIZES["quick"])[0]) == 30
 
 

@@ -74,7 +74,12 @@ SIZES: dict[str, dict[str, Any]] = {
     # K = 1000 × H = 10, 5 updates of batch 256), 0.22× (HalfCheetah SAC, batch 256) and 0.12–0.14× (Swimmer SAC),
     # i.e. ≈ 145, 55, 16 and 11 ms. 5 seeds × (2 × 8 k × 145 ms + 8 k × 11 ms + 2 × 12 k × 55 ms + 12 k × 16 ms)
     # = 5 × 3 920 s ≈ 19 600 s ≈ 5.4 core-hours (≈ 2.7 h on 2 cores): 8 chunks per Swimmer run, 12 per HalfCheetah.
-    "quick": {"envs": list(ENVS), "algos": list(ALGOS), "seeds": PAPER_SEEDS[:5],
+    # Measured after the subnormal guard (two 1-thread runs side by side): HalfCheetah MaxDiff 394–395 s, NN-MPPI
+    # 362–428 s, SAC 89–95 s per run (≈ 33, 30–36 and 8 ms a step; seed 13's runs, beside a `make test`, took
+    # 689–700 s and 194 s), 5 seeds ≈ 1.3 core-hours instead of the 2.1 planned; a light-Swimmer MaxDiff step ≈ 82 ms
+    # (1 000 steps, one run alone) instead of 145 ms, so the Swimmer part should cost ≈ 2 core-hours, not 3.3.
+    # Trained in parts (QUICK_TARGET): HalfCheetah × 5 seeds first; the light Swimmer next.
+    "quick": {"envs": [CHEETAH], "algos": list(ALGOS), "seeds": PAPER_SEEDS[:5],
               "total_steps": {SWIMMER: 8_000, CHEETAH: 12_000}, "chunk": 1000, "checkpoint_every": 1000,
               "planner": {}, "batch_size": None, "inertia": "cylinder"},
     # paper: the authors' protocol, 10 seeds × one 1 M-step deployment per environment and algorithm
