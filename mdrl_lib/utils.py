@@ -121,10 +121,10 @@ def flush_denormals() -> Iterator[bool]:
     while an unflushed resume from the checkpoint is bitwise identical to the uninterrupted run (model, buffer and
     observation compared at 7 k). A likely mechanism (not traced op by op): Adam divides by √v + ε, so an
     unflushed subnormal gradient of a decaying weight comes back as a ~1e-34 update, which a rounding tie somewhere
-    in a 200×200 forward pass can carry into the plan; the closed loop amplifies it like any other last-bit difference (another CPU's BLAS
-    kernels, another thread count). So runs trained before this guard (commit b6d2415) are samples of the same
-    algorithm but are not reproduced bit for bit by the current code once their model weights reach the
-    subnormal range; every run's git commit is recorded in its data file.
+    in a 200×200 forward pass can carry into the plan; the closed loop amplifies it like any other last-bit
+    difference (another CPU's BLAS kernels, another thread count). So runs trained before this guard (commit
+    b6d2415) are samples of the same algorithm but are not reproduced bit for bit by the current code once their
+    model weights reach the subnormal range; every run's git commit is recorded in its data file.
 
     It acts on the calling thread's floating-point control register only, and torch's worker threads keep the
     setting they started with: with one torch thread per run (the experiments' runs side by side) that is all the
