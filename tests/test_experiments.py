@@ -234,3 +234,18 @@ def test_cli_lists_the_planned_quick_grid_and_rejects_bad_overrides(capsys):
     assert "is not JSON" in capsys.readouterr().err
     assert main(["dime_dmc", "--set", '{"seed": [1]}', "--list"]) == 2  # unknown SIZES key: named with the valid ones
     assert "seed" in capsys.readouterr().err
+
+
+def test_quick_target_remaining_lists_what_quick_lacks_of_the_target():
+    from types import ModuleType
+
+    from mdrl_lib.experiments import quick_target_remaining
+
+    module = ModuleType("fake_experiment")
+    module.SIZES = {"quick": {"envs": ["a"], "seeds": [0, 1], "inertia": "mujoco3"}}
+    module.QUICK_TARGET = {"envs": ["a", "b"], "seeds": [0, 1, 2], "inertia": "cylinder"}
+    assert quick_target_remaining(module) == {"envs": ["b"], "seeds": [2], "inertia": "cylinder"}
+    module.SIZES["quick"] = dict(module.QUICK_TARGET)
+    assert quick_target_remaining(module) == {}
+    del module.QUICK_TARGET  # an experiment whose quick grid is trained at once
+    assert quick_target_remaining(module) == {}

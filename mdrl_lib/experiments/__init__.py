@@ -149,6 +149,23 @@ def experiment_config(spec: str | ModuleType, scale: str, overrides: Mapping[str
     return config
 
 
+def quick_target_remaining(spec: str | ModuleType) -> dict[str, Any]:
+    """What of the experiment's ``QUICK_TARGET`` (its planned quick grid, trained over sessions) ``SIZES["quick"]``
+    does not hold yet: per list-valued key the values still missing (e.g. ``{"envs": [...]}``), per other key the
+    target value where it differs. Empty when quick is the target or the experiment has no ``QUICK_TARGET``."""
+    module = get_experiment(spec)
+    target, quick = getattr(module, "QUICK_TARGET", {}), module.SIZES["quick"]
+    remaining = {}
+    for key, want in target.items():
+        if isinstance(want, list):
+            missing = [v for v in want if v not in quick[key]]
+            if missing:
+                remaining[key] = missing
+        elif quick[key] != want:
+            remaining[key] = want
+    return remaining
+
+
 def check_choices(label: str, values: Sequence[Any], valid: Sequence[Any]) -> None:
     """Raise ``ValueError`` naming the ``values`` that are not in ``valid`` (e.g. unknown algorithms)."""
     valid = list(valid)
