@@ -469,10 +469,12 @@ def _read_cached(path: Path, experiment: str, scale: str, verbose: bool) -> xr.D
 
 def run_record(job: Job, measured: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
     """The provenance record of one finished run: setting, seed, config hash, code provenance, ``measured``
-    wall time and device, creation time."""
+    wall time and device, creation time; for a run started from another's checkpoint, ``branched_from``
+    (:func:`mdrl_lib.experiments.branch_job`)."""
     return {"label": job.label, "setting": dict(job.setting), "seed": int(job.seed), "config": job.sha,
             **provenance, "wall_time_s": measured.get("wall_time_s"), "device": measured.get("device"),
-            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **({"branched_from": measured["branched_from"]} if measured.get("branched_from") else {})}
 
 
 def _with_file_attrs(ds: xr.Dataset, experiment: str, scale: str, config: Mapping[str, Any], jobs: list[Job],

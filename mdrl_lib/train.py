@@ -37,6 +37,7 @@ Checkpoints and resume work as for episodic runs.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import random
@@ -241,6 +242,81 @@ class _Log:
         return ds
 
 
+#: TrainConfig fields that set only how long a run goes and when it evaluates and checkpoints: two runs that differ in
+#: nothing else take the same training steps up to where the shorter one stops (:func:`branch_checkpoint`)
+SCHEDULE_FIELDS = ("total_steps", "eval_every", "eval_episodes", "checkpoint_every")
+
+
+def log_rows(config: TrainConfig, through: int) -> list[int]:
+    """The steps, up to ``through``, at which a run with ``config`` evaluates and closes a log row: 0, every
+    ``eval_every`` steps, and its last step."""
+    stop = min(through, config.total_steps)
+    rows = [0, *range(config.eval_every, stop + 1, config.eval_every)]
+    if config.total_steps <= through and rows[-1] != config.total_steps:
+        rows.append(config.total_steps)
+    return rows
+
+
+def branch_checkpoint(ckpt: dict[str, Any], config: TrainConfig, *,
+                      eval_only_state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The checkpoint a run with ``config`` writes at step ``ckpt["step"]``, made from ``ckpt``: the checkpoint of a
+    run with the same agent, environment and seed (the caller's check: :func:`mdrl_lib.experiments.branch_job`)
+    whose schedule differs from ``config`` only in :data:`SCHEDULE_FIELDS`. :func:`train` then resumes from it, so
+    a longer run continues a shorter one, and a shorter one starts where a longer one passed its last step.
+
+    Training never reads those fields: every step acts, observes and updates the same way, and an evaluation uses
+    its own environment (reset from :func:`eval_seed`). What can differ is the log and the agent's evaluation
+    state, so one of these must hold up to the step (else ``ValueError`` saying which):
+
+    * both runs evaluated at the same steps with the same number of episodes: the rows are kept as they are;
+    * ``config`` runs no evaluation episodes (``eval_episodes = 0``), at the source's evaluation steps (plus,
+      possibly, a row at the step itself, closed here as the loop would), and the source's evaluations were
+      deterministic (``eval_deterministic``): the rows keep their training returns and losses but no episodes,
+      and ``eval_only_state`` — the entries of the agent's ``state_dict`` that only its
+      evaluation reads and writes (``EVAL_ONLY_STATE`` of the agent class), taken from a fresh agent of the same
+      seed — replace the source's, which its evaluations advanced.
+
+    The checkpoint keeps the source's wall time (its training up to the step, evaluations included) and records
+    ``branched_from``: the source's schedule and the step, which :func:`train` returns as the Dataset attribute
+    ``branched_from``.
+    """
+    src = dict(ckpt["config"])
+    dst = config_key(config)
+    step = int(ckpt["step"])
+    differ = sorted(k for k in set(src) | set(dst) if k not in SCHEDULE_FIELDS and src.get(k) != dst.get(k))
+    if differ:
+        raise ValueError(f"cannot branch: the runs' schedules differ in {differ} (source "
+                         f"{[src.get(k) for k in differ]}, target {[dst.get(k) for k in differ]}); only "
+                         f"{list(SCHEDULE_FIELDS)} may differ")
+    if step > config.total_steps:
+        raise ValueError(f"cannot branch at step {step}: the target run stops at total_steps {config.total_steps}")
+    log = copy.deepcopy(ckpt["log"])
+    rows, want = list(log.eval_steps), log_rows(config, step)
+    close_here = want[-1] == step and rows == want[:-1]
+    if rows != want and not (close_here and config.eval_episodes == 0):
+        raise ValueError(f"cannot branch at step {step}: the source evaluated at steps {rows}, the target would at "
+                         f"{want}; they must agree (the target may add a row at the step only without episodes)")
+    agent = dict(ckpt["agent"])
+    if config.eval_episodes != src["eval_episodes"]:
+        if config.eval_episodes != 0:
+            raise ValueError(f"cannot branch from a run with {src['eval_episodes']} evaluation episodes to one with "
+                             f"{config.eval_episodes}: the target's episodes before step {step} were never run")
+        if src["eval_episodes"] and not config.eval_deterministic:
+            raise ValueError("cannot branch from a run that evaluated to one that does not when evaluation acts "
+                             "stochastically (eval_deterministic=False): its draws may share the training generator")
+        if src["eval_episodes"] and eval_only_state is None:
+            raise ValueError("cannot branch from a run that evaluated to one that does not without the agent's "
+                             "evaluation-only state (eval_only_state; the agent class's EVAL_ONLY_STATE)")
+        agent.update(eval_only_state or {})
+        log.eval_returns = [np.zeros(0) for _ in rows]
+        log.eval_lengths = [np.zeros(0, dtype=np.int64) for _ in rows]
+    if close_here:
+        log.close_row(step, np.zeros(0), np.zeros(0, dtype=np.int64))
+    return {**ckpt, "config": dst, "agent": agent, "log": log,
+            "branched_from": {"config": src, "step": step, **({"branched_from": ckpt["branched_from"]}
+                                                               if "branched_from" in ckpt else {})}}
+
+
 def _check_no_time_limit(env: gym.Env, total_steps: int) -> None:
     """ValueError if a ``TimeLimit`` in ``env``'s wrapper chain would end a single-shot run before ``total_steps``."""
     layer = env
@@ -295,6 +371,7 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         set_env_state(env, ckpt["env"])
         obs, step, ep_return, ep_len, log = ckpt["obs"], ckpt["step"], ckpt["ep_return"], ckpt["ep_len"], ckpt["log"]
         _set_rng_states(ckpt["rng"])
+        branched_from = ckpt.get("branched_from")
     else:
         seed_everything(config.seed)
         obs, _ = env.reset(seed=config.seed)
@@ -304,6 +381,7 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
         if hasattr(agent, "on_episode_start"):
             agent.on_episode_start(training=True)
         step, ep_return, ep_len, log = 0, 0.0, 0, _Log()
+        branched_from = None
 
     def run_eval(at: int) -> None:
         r, n = evaluate(agent, eval_env, config.eval_episodes, seed=config.seed, step=at,
@@ -361,7 +439,8 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
                     step % config.checkpoint_interval == 0 or step == config.total_steps):
                 save_checkpoint({"config": cfg_dict, "agent": agent.state_dict(), "env": get_env_state(env),
                                  "obs": obs, "step": step, "ep_return": ep_return, "ep_len": ep_len,
-                                 "log": timed_log(), "rng": _rng_states()}, ckpt_path)
+                                 "log": timed_log(), "rng": _rng_states(),
+                                 **({"branched_from": branched_from} if branched_from is not None else {})}, ckpt_path)
             bar.update(1)
         final = _final_state(env, obs) if single else {}
     finally:
@@ -373,6 +452,8 @@ def train(make_env: Callable[[], gym.Env], agent: Agent, config: TrainConfig, *,
     for name, values in final.items():
         ds[name] = (name.replace("final_", "") + "_dim", values)
     ds.attrs["train_config"] = canonical_json(cfg_dict)
+    if branched_from is not None:
+        ds.attrs["branched_from"] = canonical_json(branched_from)
     if timing is not None:
         timing["wall_time_s"] = timed_log().wall_time_s  # all of this run's training, across resumes
     return ds

@@ -145,6 +145,10 @@ class ModelBasedAgent:
     device : torch device (default :func:`mdrl_lib.utils.get_device`).
     """
 
+    #: the ``state_dict`` entries that only (deterministic) evaluation reads and writes: the evaluation planner's warm
+    #: start and generator; its α follows the step count, set on load (:func:`mdrl_lib.train.branch_checkpoint`)
+    EVAL_ONLY_STATE = ("eval_planner",)
+
     def __init__(self, state_dim: int, action_dim: int, config: MaxDiffConfig, *, seed: int,
                  device: torch.device | str | None = None):
         self.config = config
@@ -235,6 +239,7 @@ class ModelBasedAgent:
         self.eval_planner.load_state_dict(state["eval_planner"])
         self.steps = int(state["steps"])
         self._pending = state["pending"]
+        self._set_alpha()  # α is the schedule's at the step count, whichever planner state was loaded
 
 
 class MaxDiffAgent(ModelBasedAgent):

@@ -166,6 +166,10 @@ def temperature_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entro
 class SACAgent:
     """SAC on a ``Box`` environment: the :class:`mdrl_lib.train.Agent` protocol, one gradient step per env step."""
 
+    #: the ``state_dict`` entries that only (deterministic) evaluation reads and writes: none, since it acts with the
+    #: tanh of the mean and draws nothing (:func:`mdrl_lib.train.branch_checkpoint`)
+    EVAL_ONLY_STATE = ()
+
     def __init__(self, observation_space: gym.Space, action_space: gym.spaces.Box,
                  config: SACConfig | None = None, *, seed: int = 0, device: str | torch.device | None = None):
         self.config = cfg = config or SACConfig()

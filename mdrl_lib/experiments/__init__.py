@@ -25,6 +25,7 @@ Command line: ``python -m mdrl_lib.experiments NAME --scale quick [--executor tc
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,7 @@ class RunContext:
     progress: bool = False
     desc: str = ""
     train_wall_time_s: float = 0.0  # filled by :meth:`train`: the run's training time across resumes
+    branched_from: dict[str, Any] | None = None  # filled by :meth:`train` for a branched run (:func:`branch_job`)
     _train_call_s: float = 0.0
 
     def train(self, run: Run, agent, seed: int, make_env=None) -> xr.Dataset:
@@ -122,6 +124,8 @@ class RunContext:
                    checkpoint_dir=self.checkpoint_dir, progress=self.progress, desc=self.desc, timing=timing)
         self._train_call_s += time.perf_counter() - t0
         self.train_wall_time_s += timing["wall_time_s"]
+        if "branched_from" in ds.attrs:
+            self.branched_from = json.loads(ds.attrs["branched_from"])
         return ds
 
 
@@ -236,7 +240,8 @@ class _Execute:
             raise TypeError(f"{self.module}.run_one returned {type(ds).__name__}, expected xarray.Dataset")
         # the run's training time across resumes, plus this process's time outside training
         wall = ctx.train_wall_time_s + (time.perf_counter() - t0 - ctx._train_call_s)
-        return ds, {"wall_time_s": round(wall, 3), "device": device_description()}
+        measured = {"wall_time_s": round(wall, 3), "device": device_description()}
+        return ds, measured | ({"branched_from": ctx.branched_from} if ctx.branched_from else {})
 
 
 def run_experiment(spec: str | ModuleType, scale: str = "quick", *, overrides: Mapping[str, Any] | None = None,
@@ -322,6 +327,77 @@ def run_single(spec: str | ModuleType, scale: str, index: int, *, overrides: Map
     return ds
 
 
+def branch_job(source: str | ModuleType, source_index: int, target: str | ModuleType, target_index: int, scale: str,
+               checkpoint: str | Path, *, source_overrides: Mapping[str, Any] | None = None,
+               target_overrides: Mapping[str, Any] | None = None) -> Path:
+    """Start job ``target_index`` of ``target`` from ``checkpoint``, which job ``source_index`` of ``source`` wrote.
+
+    For two runs that train the same thing and differ only in their schedule's length, evaluations and checkpoints
+    (:data:`mdrl_lib.train.SCHEDULE_FIELDS`) and in what ``run_one`` does around training (``Run.extra``): e.g.
+    swimmer_light's heavy-tail runs are the first 10 k steps of swimmer_alpha's runs. The target's first
+    ``checkpoint["step"]`` steps are then the source's, bit for bit (:func:`mdrl_lib.train.branch_checkpoint`), so
+    the target is not trained again up to there: this writes the target's checkpoint, and :func:`run_single` or
+    :func:`run_experiment` resumes from it as from its own, and records ``branched_from`` (source experiment, job,
+    seed, config hash and step) in the run's record.
+
+    ``checkpoint`` must lie in the source job's checkpoint folder (``build/checkpoints/<experiment>/<scale>/<job>/``:
+    ``last.pt`` or a copy of it kept at an earlier step) and carry the source's schedule. One ``ValueError`` names
+    what does not match: the seed, the run (algorithm, environment, agent, episode limit), the schedule or the
+    evaluation rows. An existing target checkpoint is never overwritten.
+    """
+    import torch
+
+    from mdrl_lib.agents import make_agent
+    from mdrl_lib.train import CHECKPOINT_NAME, branch_checkpoint, save_checkpoint
+
+    if check_scale(scale) == "smoke":
+        raise ValueError("smoke runs keep no checkpoints, so they cannot branch; use quick or paper")
+    ends = []
+    for spec, index, overrides in ((source, source_index, source_overrides), (target, target_index, target_overrides)):
+        module = get_experiment(spec)
+        jobs, runs = jobs_of(module, experiment_config(module, scale, overrides))
+        if not 0 <= index < len(jobs):
+            raise ValueError(f"job index {index} out of range; {module.NAME} [{scale}] has jobs 0..{len(jobs) - 1}")
+        ends.append((module.NAME, jobs[index], runs[jobs[index].label]))
+    (src_name, src_job, src_run), (dst_name, dst_job, dst_run) = ends
+    if src_job.seed != dst_job.seed:
+        raise ValueError(f"cannot branch seed {dst_job.seed} from seed {src_job.seed}")
+    src_key, dst_key = src_run.key(), dst_run.key()
+    differ = [k for k in src_key if k not in ("train", "extra") and src_key[k] != dst_key[k]]
+    if differ:
+        raise ValueError(f"cannot branch {dst_name} job {target_index} ({dst_job.label}) from {src_name} job "
+                         f"{source_index} ({src_job.label}): the runs differ in {differ} "
+                         f"({[src_key[k] for k in differ]} vs {[dst_key[k] for k in differ]})")
+    checkpoint = Path(checkpoint)
+    src_dir = Path(_checkpoint_dir(src_name, scale, src_job))
+    if checkpoint.resolve().parent != src_dir.resolve():
+        raise ValueError(f"{str(checkpoint)!r} is not in the checkpoint folder of {src_name} job {source_index} "
+                         f"({src_dir})")
+    ckpt = torch.load(checkpoint, weights_only=False)
+    seed = int(src_job.seed)
+    if ckpt["config"] != config_key(replace(src_run.train, seed=seed)):
+        raise ValueError(f"{str(checkpoint)!r} was written with schedule {ckpt['config']}, not {src_name} job "
+                         f"{source_index}'s {config_key(replace(src_run.train, seed=seed))}")
+    dst_train = replace(dst_run.train, seed=seed)
+    eval_state = None
+    if ckpt["config"]["eval_episodes"] and not dst_train.eval_episodes:
+        with torch.random.fork_rng(devices=[]):  # agents seed torch's global generator when built
+            fresh, _ = make_agent(dst_run.algo, dst_run.make_env(), seed=seed, config=dst_run.agent)
+        keys = getattr(type(fresh), "EVAL_ONLY_STATE", None)
+        if keys is not None:
+            state = fresh.state_dict()
+            eval_state = {k: state[k] for k in keys}
+    out = branch_checkpoint(ckpt, dst_train, eval_only_state=eval_state)
+    out["branched_from"] = {"experiment": src_name, "scale": scale, "job": src_job.label, "seed": seed,
+                            "config": src_job.sha, "step": int(ckpt["step"])}
+    path = Path(_checkpoint_dir(dst_name, scale, dst_job)) / CHECKPOINT_NAME
+    if path.exists():
+        raise ValueError(f"{dst_name} job {target_index} already has a checkpoint ({path}); delete it to branch again")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, path)
+    return path
+
+
 def _checkpoint_dir(name: str, scale: str, job: Job) -> str | None:
     """``build/checkpoints/<experiment>/<scale>/<label>__seed<seed>__<config hash>/``; smoke never checkpoints.
 
@@ -331,5 +407,5 @@ def _checkpoint_dir(name: str, scale: str, job: Job) -> str | None:
     return str(build_dir() / "checkpoints" / name / scale / f"{job.store_name().removesuffix('.nc')}__{job.sha[:12]}")
 
 
-__all__ = ["EXPERIMENTS", "Run", "RunContext", "check_choices", "choose_executor", "choose_threads",
+__all__ = ["EXPERIMENTS", "Run", "RunContext", "branch_job", "check_choices", "choose_executor", "choose_threads",
            "experiment_config", "get_experiment", "jobs_of", "run_experiment", "run_or_pending", "run_single"]
