@@ -76,12 +76,13 @@ SIZES: dict[str, dict[str, Any]] = {
               "max_episode_steps": 40, "checkpoint_every": 40, "curve_points": 4,
               "planner": {"samples": 16, "horizon": 8}, "batch_size": 32, "inertia": "cylinder"},
     # quick: all four transfer cells (3 algos × 2 training bodies, each final model on both bodies), 5 seeds × 10 k
-    # steps. A MaxDiff/NN-MPPI training step costs ~70–75 ms on one core (K = 500, H = 40 plan + 5 model updates;
-    # swimmer_alpha's quick runs measured 2330–2580 s for 30 k steps + 4 evaluation episodes) and an evaluation
-    # step, planning only, ~50–55 ms; a SAC step ~10.5 ms (swimmer_alpha: 315 s for 30 k). Per planner run
-    # 10 k × 75 ms + 2 bodies × 2 episodes × 1000 × 55 ms ≈ 970 s; 20 planner runs ≈ 19 400 s, 10 SAC runs ≈ 1 100 s:
-    # ≈ 5.7 core-hours (≈ 2.9 h on 2 cores). 20 k steps fit only with 3 seeds (≈ 6.1 core-hours) or with light-only
-    # training (5 seeds ≈ 5.1 core-hours, but no heavy → * transfer cells).
+    # steps. Cost, from swimmer_alpha's quick runs (same agents; two runs side by side on 2 cores, subnormal guard on):
+    # a MaxDiff/NN-MPPI run of 30 k steps plus 4 evaluation episodes took ~28 min, i.e. ≤ 51 ms per step, training or
+    # evaluation; a SAC run ~5 min. A light-tail planner run here is 10 k training steps + 2 bodies × 2 episodes
+    # × 1000 steps ≤ 14 k × 51 ms ≈ 12 min; 10 of them ≈ 2 core-hours, 5 SAC runs ≈ 0.2. The heavy-tail runs start from
+    # swimmer_alpha's checkpoints at 10 k steps (tools/branch_swimmer_light.py), so they cost only their 4 000
+    # evaluation steps: ≤ 10 × 3.4 min ≈ 0.6 core-hours. In all ≈ 2.8 core-hours (≈ 1.4 h on 2 cores); trained from
+    # scratch, the heavy tail would add ≈ 1.4 core-hours more.
     "quick": {"alphas": [100.0], "algos": list(ALGOS), "train_bodies": ["light", "heavy"],
               "eval_bodies": ["heavy", "light"], "seeds": PAPER_SEEDS[:5], "total_steps": 10_000,
               "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000, "curve_points": 20,
