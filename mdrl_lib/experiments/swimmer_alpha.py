@@ -14,9 +14,9 @@ MaxDiff's path-entropy bonus (the planner's ``alpha``), and the baselines, which
 
 ``inertia`` (every scale) is the Swimmer's physics, passed to the environment as an explicit keyword so that it is
 part of every run's cache key (:class:`mdrl_lib.envs.swimmer.SwimmerEnv`): ``"cylinder"`` is the authors' MuJoCo 2.0
-segment masses and inertias, ``"mujoco3"`` MuJoCo 3's exact capsules. The committed quick results were trained
-with ``"mujoco3"`` (before the choice existed; ``tools/migrate_swimmer_physics.py`` recorded it in their configs),
-so quick keeps it until those runs are redone.
+segment masses and inertias, ``"mujoco3"`` MuJoCo 3's exact capsules. Every scale uses ``"cylinder"``; the first
+quick results (3 seeds, before issue 13) were trained with ``"mujoco3"`` and are in the history of
+``data/swimmer_alpha/quick.nc``.
 """
 
 from __future__ import annotations
@@ -42,24 +42,23 @@ PUBLISHED_FINAL = {("SAC", 0.0): (33.5, 17.7), ("NN-MPPI", 0.0): (33.6, 10.6), (
                    ("MaxDiff", 100.0): (151.7, 11.2), ("MaxDiff", 500.0): (-36.3, 68.2),
                    ("MaxDiff", 1000.0): (-84.7, 38.8)}
 
-#: Issue 13: the quick runs are to be redone under the authors' physics with 5 seeds (the published 10-seed spread
-#: at 30 k steps is ±28.6; 3 seeds cannot separate 75 from 97): ``experiment_config("swimmer_alpha", "quick",
-#: QUICK_TARGET)``, 15 runs ≈ 7.2 core-hours (two sessions on 2 cores: ``run_single(..., overrides=QUICK_TARGET)``).
-#: ``SIZES["quick"]`` switches to it once ``data/swimmer_alpha/quick.nc`` holds those runs.
+#: Issue 13: the quick runs under the authors' physics with 5 seeds (the published 10-seed spread at 30 k steps is
+#: ±28.6; 3 seeds cannot separate 75 from 97). Trained in parts:
+#: ``SIZES["quick"]`` is what ``data/swimmer_alpha/quick.nc`` holds.
 QUICK_TARGET: dict[str, Any] = {"seeds": [13, 113, 213, 313, 413], "inertia": "cylinder"}
 
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"alphas": [1.0, 100.0], "baselines": list(BASELINES), "seeds": [0], "total_steps": 80,
               "eval_every": 80, "eval_episodes": 1, "max_episode_steps": 40, "checkpoint_every": 40,
               "curve_points": 4, "planner": {"samples": 16, "horizon": 8}, "batch_size": 32, "inertia": "cylinder"},
-    # quick: the one comparison the issue asks for (α = 100 against both baselines), 3 seeds × 30 k steps.
-    # A MaxDiff/NN-MPPI step costs ~65–70 ms on one CPU core (plan ≈ 1.2× its roofline, plus 5 model
-    # updates), so the 6 planner runs take ~3.5 core-hours: what one session on 2 cores holds. α = 10
-    # and ≥ 50 k steps need ~9 core-hours and live in the paper scale (or a GPU). Its committed runs were trained
-    # on MuJoCo 3's exact capsules ("mujoco3"), kept here until they are redone with the authors' physics.
-    "quick": {"alphas": [100.0], "baselines": list(BASELINES), "seeds": [13, 113, 213],
+    # quick: the one comparison the issue asks for (α = 100 against both baselines), 5 seeds × 30 k steps, under the
+    # authors' physics. Measured (two runs side by side on 2 cores, subnormal guard on): a MaxDiff/NN-MPPI run
+    # 28–35 min (≈ 62 ms a training step, K = 500, H = 40, 5 model updates, with its 4 evaluation episodes), a SAC
+    # run 3–7 min: the 15 runs ≈ 5.5 core-hours, ≈ 2.8 h on 2 cores. α = 10 and ≥ 50 k steps need
+    # ~3× that and live in the paper scale (or a GPU).
+    "quick": {"alphas": [100.0], "baselines": list(BASELINES), "seeds": [13, 113, 213, 313],
               "total_steps": 30_000, "eval_every": 30_000, "eval_episodes": 2, "max_episode_steps": 1000,
-              "checkpoint_every": 1000, "curve_points": 30, "planner": {}, "batch_size": 128, "inertia": "mujoco3"},
+              "checkpoint_every": 1000, "curve_points": 30, "planner": {}, "batch_size": 128, "inertia": "cylinder"},
     "paper": {"alphas": [1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0], "baselines": list(BASELINES),
               "seeds": [13, 113, 213, 313, 413, 513, 613, 713, 813, 913], "total_steps": 1_000_000,
               "eval_every": 1_000_000, "eval_episodes": 100, "max_episode_steps": 1000,

@@ -8,8 +8,8 @@ Each run trains one agent on one body — ``train_body`` ``"light"`` (``mdrl/Swi
 published planner, model and SAC v1 of §4.2–4.3, 1000-step episodes). A heavy-tail run here is the same run as
 swimmer_alpha's at the same scale and α (same agent config, environment and schedule), except that its training
 loop does no evaluation episodes — which never changes training (the evaluations use their own environment,
-planner and generator) — and that every scale here uses the authors' physics (``inertia="cylinder"``; swimmer_alpha's
-committed quick runs used ``"mujoco3"``). It keeps:
+planner and generator) — so the heavy-tail runs can start from swimmer_alpha's checkpoints at this scale's step
+(:func:`mdrl_lib.experiments.branch_job`, ``tools/branch_swimmer_light.py``). It keeps:
 
 * ``best_return(curve_step)``, ``interval_return(curve_step)``, ``episodes(curve_step)``: the training-episode
   curves of :func:`~mdrl_lib.experiments.point_mass.learning_curve` (running max = the published curves, §5.2);
@@ -77,12 +77,12 @@ SIZES: dict[str, dict[str, Any]] = {
               "planner": {"samples": 16, "horizon": 8}, "batch_size": 32, "inertia": "cylinder"},
     # quick: all four transfer cells (3 algos × 2 training bodies, each final model on both bodies), 5 seeds × 10 k
     # steps. Cost, from swimmer_alpha's quick runs (same agents; two runs side by side on 2 cores, subnormal guard on):
-    # a MaxDiff/NN-MPPI run of 30 k steps plus 4 evaluation episodes took ~28 min, i.e. ≤ 51 ms per step, training or
-    # evaluation; a SAC run ~5 min. A light-tail planner run here is 10 k training steps + 2 bodies × 2 episodes
-    # × 1000 steps ≤ 14 k × 51 ms ≈ 12 min; 10 of them ≈ 2 core-hours, 5 SAC runs ≈ 0.2. The heavy-tail runs start from
-    # swimmer_alpha's checkpoints at 10 k steps (tools/branch_swimmer_light.py), so they cost only their 4 000
-    # evaluation steps: ≤ 10 × 3.4 min ≈ 0.6 core-hours. In all ≈ 2.8 core-hours (≈ 1.4 h on 2 cores); trained from
-    # scratch, the heavy tail would add ≈ 1.4 core-hours more.
+    # a MaxDiff/NN-MPPI run of 30 k steps plus 4 evaluation episodes took 28–35 min, i.e. ≤ 60 ms per step, training or
+    # evaluation; a SAC run 3–7 min. A light-tail planner run here is 10 k training steps + 2 bodies × 2 episodes
+    # × 1000 steps ≤ 14 k × 60 ms ≈ 14 min; 10 of them ≈ 2.3 core-hours, 5 SAC runs ≈ 0.2. The heavy-tail runs start
+    # from swimmer_alpha's checkpoints at 10 k steps (tools/branch_swimmer_light.py), so they cost only their 4 000
+    # evaluation steps: ≤ 10 × 4 min ≈ 0.7 core-hours. In all ≈ 3.2 core-hours (≈ 1.6 h on 2 cores); trained from
+    # scratch, the heavy tail would add ≈ 1.7 core-hours more.
     "quick": {"alphas": [100.0], "algos": list(ALGOS), "train_bodies": ["light", "heavy"],
               "eval_bodies": ["heavy", "light"], "seeds": PAPER_SEEDS[:5], "total_steps": 10_000,
               "eval_episodes": 2, "max_episode_steps": 1000, "checkpoint_every": 1000, "curve_points": 20,
