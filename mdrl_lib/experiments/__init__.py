@@ -310,16 +310,11 @@ def run_single(spec: str | ModuleType, scale: str, index: int, *, overrides: Map
 
     For background jobs and cluster job arrays: a later :func:`run_experiment` reuses the stored run.
     """
-    module = get_experiment(spec)
-    config = experiment_config(module, scale, overrides)
-    jobs, runs = jobs_of(module, config)
-    if not 0 <= index < len(jobs):
-        raise ValueError(f"job index {index} out of range; {module.NAME} [{scale}] has jobs 0..{len(jobs) - 1}")
-    job = jobs[index]
+    module, job, run = _job_at(spec, scale, index, overrides)
     provenance = code_provenance(scale)
     n_threads = choose_threads(scale, "serial", 1, threads=threads)
     ds, measured = _Execute(module.__name__, n_threads, progress=True)(
-        (runs[job.label], job.seed, _checkpoint_dir(module.NAME, scale, job), job.label))
+        (run, job.seed, _checkpoint_dir(module.NAME, scale, job), job.label))
     if scale != "smoke":
         store_run(module.NAME, scale, job, ds, run_record(job, measured, provenance))
         print(f"{module.NAME} [{scale}] job {index} ({job.label} seed {job.seed}): {measured['wall_time_s']:.0f} s, "
@@ -352,14 +347,9 @@ def branch_job(source: str | ModuleType, source_index: int, target: str | Module
 
     if check_scale(scale) == "smoke":
         raise ValueError("smoke runs keep no checkpoints, so they cannot branch; use quick or paper")
-    ends = []
-    for spec, index, overrides in ((source, source_index, source_overrides), (target, target_index, target_overrides)):
-        module = get_experiment(spec)
-        jobs, runs = jobs_of(module, experiment_config(module, scale, overrides))
-        if not 0 <= index < len(jobs):
-            raise ValueError(f"job index {index} out of range; {module.NAME} [{scale}] has jobs 0..{len(jobs) - 1}")
-        ends.append((module.NAME, jobs[index], runs[jobs[index].label]))
-    (src_name, src_job, src_run), (dst_name, dst_job, dst_run) = ends
+    src_module, src_job, src_run = _job_at(source, scale, source_index, source_overrides)
+    dst_module, dst_job, dst_run = _job_at(target, scale, target_index, target_overrides)
+    src_name, dst_name = src_module.NAME, dst_module.NAME
     if src_job.seed != dst_job.seed:
         raise ValueError(f"cannot branch seed {dst_job.seed} from seed {src_job.seed}")
     src_key, dst_key = src_run.key(), dst_run.key()
@@ -375,9 +365,10 @@ def branch_job(source: str | ModuleType, source_index: int, target: str | Module
                          f"({src_dir})")
     ckpt = torch.load(checkpoint, weights_only=False)
     seed = int(src_job.seed)
-    if ckpt["config"] != config_key(replace(src_run.train, seed=seed)):
+    src_schedule = config_key(replace(src_run.train, seed=seed))
+    if ckpt["config"] != src_schedule:
         raise ValueError(f"{str(checkpoint)!r} was written with schedule {ckpt['config']}, not {src_name} job "
-                         f"{source_index}'s {config_key(replace(src_run.train, seed=seed))}")
+                         f"{source_index}'s {src_schedule}")
     dst_train = replace(dst_run.train, seed=seed)
     eval_state = None
     if ckpt["config"]["eval_episodes"] and not dst_train.eval_episodes:
@@ -396,6 +387,16 @@ def branch_job(source: str | ModuleType, source_index: int, target: str | Module
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, path)
     return path
+
+
+def _job_at(spec: str | ModuleType, scale: str, index: int, overrides: Mapping[str, Any] | None
+            ) -> tuple[ModuleType, Job, Run]:
+    """(module, job, Run) of job ``index`` of the experiment's grid; one clear error for an index out of range."""
+    module = get_experiment(spec)
+    jobs, runs = jobs_of(module, experiment_config(module, scale, overrides))
+    if not 0 <= index < len(jobs):
+        raise ValueError(f"job index {index} out of range; {module.NAME} [{scale}] has jobs 0..{len(jobs) - 1}")
+    return module, jobs[index], runs[jobs[index].label]
 
 
 def _checkpoint_dir(name: str, scale: str, job: Job) -> str | None:
