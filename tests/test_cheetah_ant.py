@@ -81,9 +81,8 @@ def test_quick_and_paper_resolve_to_the_published_settings():
     assert quick["envs"] == [CHEETAH, ANT] and quick["total_steps"] == 15_000
     ant_quick = ca.env_config(ANT, quick)
     assert ant_quick["total_steps"] == 3_000 and ant_quick["planner"] == {"samples": 250}
-    # quick grows to its 5 planned seeds (the first of the paper's) as sessions add runs
+    # quick's planned grid: the 5 first seeds of the paper's (a part of it: test_experiments.py)
     assert ca.QUICK_TARGET == {"envs": [CHEETAH, ANT], "seeds": paper["seeds"][:5]}
-    assert set(quick["seeds"]) <= set(ca.QUICK_TARGET["seeds"]) and set(quick["envs"]) <= set(ca.QUICK_TARGET["envs"])
     for algo in ca.ALGOS:
         q, pp = ca.resolve({"env": CHEETAH, "algo": algo}, quick), ca.resolve({"env": CHEETAH, "algo": algo}, paper)
         assert q.agent == pp.agent and q.env_kwargs == pp.env_kwargs and q.max_episode_steps == 1000

@@ -49,10 +49,9 @@ def test_bad_task_or_algorithm_is_one_clear_error():
 def test_quick_config_resolves_without_training():
     assert EXPERIMENTS["dime_dmc"] == "mdrl_lib.experiments.dime_dmc"
     cfg = experiment_config("dime_dmc", "quick")
-    # quick grows toward its target (issue 15: both tasks, >= 3 seeds) as sessions add runs
+    # quick's planned grid (issue 15: both tasks, >= 3 seeds; quick is a part of it: test_experiments.py)
     target = exp.QUICK_TARGET
     assert len(target["seeds"]) >= 3 and set(target["envs"]) == {"cheetah-run", "walker-run"}
-    assert set(cfg["seeds"]) <= set(target["seeds"]) and set(cfg["envs"]) <= set(target["envs"])
     assert cfg["total_steps"] >= 48_000
     assert cfg["eval_every"] == 3_000 and cfg["eval_episodes"] == 5
     jobs, runs = jobs_of(get_experiment("dime_dmc"), cfg)

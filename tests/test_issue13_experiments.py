@@ -261,24 +261,12 @@ def test_swimmer_alpha_quick_target_is_the_authors_physics_with_five_seeds():
     assert target["inertia"] == "cylinder" and target["seeds"] == PAPER_SEEDS[:5]
     jobs, runs = jobs_of("swimmer_alpha", target)
     assert len(jobs) == 15 and all(run.env_kwargs["inertia"] == "cylinder" for run in runs.values())
-    now = swimmer_alpha.SIZES["quick"]  # what data/swimmer_alpha/quick.nc holds until the target is trained
-    assert set(now["seeds"]) <= set(target["seeds"])
 
 
-def test_single_shot_quick_target_is_both_envs_with_five_seeds_and_the_quick_runs_are_part_of_it():
+def test_single_shot_quick_target_is_both_envs_with_five_seeds():
     from mdrl_lib.experiments import experiment_config
     from mdrl_lib.experiments.point_mass import PAPER_SEEDS
 
     target = experiment_config("single_shot", "quick", single_shot.QUICK_TARGET)
     assert target["envs"] == [single_shot.SWIMMER, single_shot.CHEETAH] and target["seeds"] == PAPER_SEEDS[:5]
-    jobs, runs = jobs_of("single_shot", target)
-    assert len(jobs) == 30
-    now = experiment_config("single_shot", "quick")  # what data/single_shot/quick.nc holds as sessions add runs
-    assert set(now["seeds"]) <= set(target["seeds"]) and set(now["envs"]) <= set(target["envs"])
-    # a run trained under a part of the grid (one env, fewer seeds) is the same run, with the same cache key, in the
-    # target: so the parts trained in different sessions assemble into the target's file
-    part_jobs, part_runs = jobs_of("single_shot", dict(now, envs=[single_shot.CHEETAH], seeds=PAPER_SEEDS[:2]))
-    assert len(part_jobs) == 6
-    target_keys = {job.key for job in jobs}
-    assert all(job.key in target_keys for job in part_jobs)
-    assert all(part_runs[label] == runs[label] for label in part_runs)
+    assert len(jobs_of("single_shot", target)[0]) == 30  # test_experiments.py checks its runs keep their keys
