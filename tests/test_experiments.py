@@ -254,18 +254,21 @@ def test_quick_target_remaining_lists_what_quick_lacks_of_the_target():
 @pytest.mark.parametrize("name", [n for n in EXPERIMENTS if hasattr(get_experiment(n), "QUICK_TARGET")])
 def test_quick_is_a_part_of_the_quick_target_whose_runs_keep_their_cache_keys(name):
     """An experiment trained over sessions (``QUICK_TARGET``): ``SIZES["quick"]`` — what ``data/<name>/quick.nc``
-    holds — is a part of the target grid, and each of its runs is the same run, with the same cache key, in the target,
-    so the parts trained in different sessions assemble into the target's file."""
+    holds — is a part of the target grid, and each run of a part (quick, and a one-env/one-seed slice of the target,
+    as a session trains it) is the same run, with the same cache key, in the target, so the parts trained in
+    different sessions assemble into the target's file."""
     from mdrl_lib.experiments import experiment_config, jobs_of
 
     module = get_experiment(name)
+    lists = [k for k, v in module.QUICK_TARGET.items() if isinstance(v, list)]  # e.g. envs, seeds
     quick = experiment_config(name, "quick")
-    target = experiment_config(name, "quick", module.QUICK_TARGET)
-    for key in [k for k, v in module.QUICK_TARGET.items() if isinstance(v, list)]:  # e.g. envs, seeds
+    for key in lists:
         assert set(quick[key]) <= set(module.QUICK_TARGET[key]), (key, quick[key])
-    jobs, runs = jobs_of(name, quick)
-    target_jobs, target_runs = jobs_of(name, target)
-    assert 0 < len(jobs) <= len(target_jobs)
+    target_jobs, target_runs = jobs_of(name, experiment_config(name, "quick", module.QUICK_TARGET))
     target_keys = {job.key for job in target_jobs}
-    assert all(job.key in target_keys for job in jobs)
-    assert all(runs[label] == target_runs[label] for label in runs)
+    part = dict(module.QUICK_TARGET, **{k: module.QUICK_TARGET[k][-1:] for k in lists})
+    for config in (quick, experiment_config(name, "quick", part)):
+        jobs, runs = jobs_of(name, config)
+        assert 0 < len(jobs) <= len(target_jobs)
+        assert all(job.key in target_keys for job in jobs)
+        assert all(runs[label] == target_runs[label] for label in runs)
